@@ -1,0 +1,3 @@
+from septum.compiler.cli import main
+
+main()

@@ -1,0 +1,420 @@
+"""The one transformer from grammar rules to model objects.
+
+`ModelBuilder.build(rule, children, start, end)` is called by the parser for every reduction, with
+anonymous tokens already filtered out, exactly like a lark `Transformer`; each method is named after
+its rule in `grammar/septum.lark`. Literal values are validated here, so a bad CIDR or port is
+reported at its exact token.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable, NamedTuple
+
+from .diagnostics import Diagnostic, Related
+from .model import (
+    Assertion,
+    BackendKind,
+    Binding,
+    Clause,
+    DataType,
+    Device,
+    DeviceRole,
+    Flow,
+    Group,
+    Host,
+    Match,
+    Network,
+    NoPath,
+    OnlyEncrypted,
+    OnlyMayConnect,
+    PortRange,
+    Ref,
+    Requirement,
+    SelAddress,
+    SelHolding,
+    Selector,
+    SelName,
+    SelTag,
+    Sensitivity,
+    Service,
+    Span,
+    Trust,
+    Use,
+    Waiver,
+    Zone,
+)
+from .values import (
+    ValueProblem,
+    parse_cidr,
+    parse_date,
+    parse_int,
+    parse_port,
+    parse_port_range,
+    parse_string,
+    parse_vlan,
+)
+
+
+class Tok(NamedTuple):
+    type: str
+    value: str
+    start: int
+    end: int
+
+
+class Piece(NamedTuple):
+    """A clause or list on its way into a statement."""
+
+    keyword: str
+    value: Any
+    span: Span
+
+
+SINGLE_CLAUSES = {"description", "vlan", "trust", "broker", "sensitivity", "encrypted", "log", "within", "justification"}
+
+
+class ModelBuilder:
+    def __init__(self, span: Callable[[int, int], Span], diagnostics: list[Diagnostic]) -> None:
+        self.span = span
+        self.diagnostics = diagnostics
+
+    def build(self, rule: str, children: list, start: int, end: int) -> Any:
+        return getattr(self, rule)(children, self.span(start, end))
+
+    # ---- helpers -----------------------------------------------------------
+
+    def tok_span(self, tok: Tok) -> Span:
+        return self.span(tok.start, tok.end)
+
+    def ref(self, tok: Tok) -> Ref:
+        return Ref(name=tok.value, span=self.tok_span(tok))
+
+    def value(self, tok: Tok, parse: Callable, *args) -> Any:
+        try:
+            return parse(*args) if args else parse(tok.value)
+        except ValueProblem as problem:
+            self.diagnostics.append(Diagnostic(problem.code, problem.message, self.tok_span(tok), problem.help))
+            return None
+
+    def enum(self, tok: Tok, enum: type, what: str) -> Any:
+        try:
+            return enum(tok.value)
+        except ValueError:
+            choices = [member.value for member in enum]
+            close = difflib.get_close_matches(tok.value, choices, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            self.diagnostics.append(
+                Diagnostic(
+                    "E109",
+                    f"'{tok.value}' is not a {what}",
+                    self.tok_span(tok),
+                    f"{hint}a {what} is one of: {', '.join(choices)}",
+                )
+            )
+            return None
+
+    def clauses(self, pieces: list[Piece]) -> tuple[dict[str, Any], tuple[Clause, ...]]:
+        """Fold clauses into fields: single clauses once (a repeat is an error), lists concatenated."""
+        fields: dict[str, Any] = {}
+        first: dict[str, Span] = {}
+        clauses = []
+        for piece in pieces:
+            clauses.append(Clause(keyword=piece.keyword, span=piece.span))
+            if piece.keyword in SINGLE_CLAUSES:
+                if piece.keyword in first:
+                    self.diagnostics.append(
+                        Diagnostic(
+                            "E206",
+                            f"'{piece.keyword}' is given twice",
+                            piece.span,
+                            f"keep one '{piece.keyword}' clause",
+                            (Related(first[piece.keyword], "first given here"),),
+                        )
+                    )
+                    continue
+                first[piece.keyword] = piece.span
+                fields[piece.keyword] = piece.value
+            else:
+                fields.setdefault(piece.keyword, []).extend(piece.value)
+        return fields, tuple(clauses)
+
+    # ---- lists and literals ---------------------------------------------------
+
+    def module_name(self, children: list[Tok], span: Span) -> Piece:
+        return Piece("module", ".".join(t.value for t in children), span)
+
+    def name_list(self, children: list[Tok], span: Span) -> Piece:
+        return Piece("names", [self.ref(t) for t in children], span)
+
+    def address(self, children: list[Tok], span: Span) -> Network | None:
+        cidr = self.value(children[0], parse_cidr)
+        return None if cidr is None else Network(cidr=cidr, span=span)
+
+    def address_list(self, children: list, span: Span) -> Piece:
+        return Piece("addresses", [n for n in children if n is not None], span)
+
+    def port_single(self, children: list[Tok], span: Span) -> PortRange | None:
+        port = self.value(children[0], parse_port)
+        return None if port is None else PortRange(low=port, high=port)
+
+    def port_range(self, children: list[Tok], span: Span) -> PortRange | None:
+        low, high = children
+        if self.value(low, parse_port) is None or self.value(high, parse_port) is None:
+            return None
+        try:
+            lo, hi = parse_port_range(low.value, high.value)
+        except ValueProblem as problem:
+            self.diagnostics.append(Diagnostic(problem.code, problem.message, span, problem.help))
+            return None
+        return PortRange(low=lo, high=hi)
+
+    def port_list(self, children: list, span: Span) -> Piece:
+        return Piece("ports", [p for p in children if p is not None], span)
+
+    def justification(self, children: list[Tok], span: Span) -> Piece:
+        return Piece("justification", self.value(children[0], parse_string), span)
+
+    def label(self, children: list[Tok], span: Span) -> Piece:
+        return Piece("label", self.ref(children[0]), span)
+
+    # ---- clauses -----------------------------------------------------------
+
+    def description(self, children: list[Tok], span: Span) -> Piece:
+        return Piece("description", self.value(children[0], parse_string), span)
+
+    def networks(self, children: list[Piece], span: Span) -> Piece:
+        return Piece("networks", children[0].value, span)
+
+    def addresses(self, children: list, span: Span) -> Piece:
+        return Piece("addresses", children[1].value, span)
+
+    def vlan(self, children: list[Tok], span: Span) -> Piece:
+        return Piece("vlan", self.value(children[0], parse_vlan), span)
+
+    def holds(self, children: list[Piece], span: Span) -> Piece:
+        return Piece("holds", children[0].value, span)
+
+    def trust(self, children: list[Tok], span: Span) -> Piece:
+        return Piece("trust", self.enum(children[0], Trust, "trust level"), span)
+
+    def broker(self, children: list, span: Span) -> Piece:
+        return Piece("broker", True, span)
+
+    def tags(self, children: list[Piece], span: Span) -> Piece:
+        return Piece("tags", children[0].value, span)
+
+    def sensitivity(self, children: list[Tok], span: Span) -> Piece:
+        return Piece("sensitivity", self.enum(children[0], Sensitivity, "sensitivity"), span)
+
+    def ports(self, children: list, span: Span) -> Piece:
+        protocol, ports = children
+        return Piece("matches", [Match(protocol=protocol.value, ports=tuple(ports.value), span=span)], span)
+
+    def icmp(self, children: list[Tok], span: Span) -> Piece:
+        numbers = [self.value(t, parse_int, t.value, 0, 255, "ICMP type or code", "E108") for t in children[1:]]
+        icmp_type = numbers[0] if numbers else None
+        icmp_code = numbers[1] if len(numbers) > 1 else None
+        match = Match(protocol=children[0].value, icmp_type=icmp_type, icmp_code=icmp_code, span=span)
+        return Piece("matches", [match], span)
+
+    def carries(self, children: list[Piece], span: Span) -> Piece:
+        return Piece("carries", children[0].value, span)
+
+    def encrypted(self, children: list, span: Span) -> Piece:
+        return Piece("encrypted", True, span)
+
+    def carrying(self, children: list[Piece], span: Span) -> Piece:
+        return Piece("carrying", children[0].value, span)
+
+    def except_from(self, children: list[Selector], span: Span) -> Piece:
+        return Piece("except_from", [children[0]], span)
+
+    def except_to(self, children: list[Selector], span: Span) -> Piece:
+        return Piece("except_to", [children[0]], span)
+
+    def log(self, children: list, span: Span) -> Piece:
+        return Piece("log", True, span)
+
+    def within(self, children: list[Tok], span: Span) -> Piece:
+        return Piece("within", self.value(children[0], parse_int, children[0].value, 1, 1000, "hop count", "E110"), span)
+
+    def on_services(self, children: list[Piece], span: Span) -> Piece:
+        return Piece("services", children[0].value, span)
+
+    def interface(self, children: list[Tok], span: Span) -> Piece:
+        binding = Binding(interface=children[0].value, port=None, zone=self.ref(children[1]), span=span)
+        return Piece("bindings", [binding], span)
+
+    def port_binding(self, children: list[Tok], span: Span) -> Piece:
+        port = self.value(children[0], parse_int, children[0].value, 0, 0xFFFFFF00, "switch port", "E104")
+        binding = Binding(interface=None, port=port, zone=self.ref(children[1]), span=span)
+        return Piece("bindings", [binding], span)
+
+    # ---- selectors ---------------------------------------------------------
+
+    def selector(self, children: list, span: Span) -> Selector:
+        return Selector(items=tuple(c for c in children if c is not None), span=span)
+
+    def sel_name(self, children: list[Tok], span: Span) -> SelName:
+        return SelName(name=children[0].value, span=span)
+
+    def sel_tag(self, children: list[Tok], span: Span) -> SelTag:
+        return SelTag(tag=children[0].value, span=span)
+
+    def sel_holding(self, children: list[Tok], span: Span) -> SelHolding:
+        return SelHolding(datatype=children[0].value, span=span)
+
+    def sel_address(self, children: list, span: Span) -> SelAddress | None:
+        network = children[0]
+        return None if network is None else SelAddress(cidr=network.cidr, span=span)
+
+    # ---- statements ----------------------------------------------------------
+
+    def start(self, children: list, span: Span) -> list:
+        return [c for c in children if c is not None]
+
+    def use(self, children: list[Piece], span: Span) -> Use:
+        return Use(module=children[0].value, span=span)
+
+    def zone(self, children: list, span: Span) -> Zone:
+        fields, clauses = self.clauses(children[1:])
+        return Zone(
+            name=children[0].value,
+            description=fields.get("description"),
+            networks=tuple(fields.get("networks", ())),
+            vlan=fields.get("vlan"),
+            trust=fields.get("trust") or Trust.internal,
+            broker=fields.get("broker", False),
+            holds=tuple(fields.get("holds", ())),
+            tags=tuple(fields.get("tags", ())),
+            builtin=False,
+            span=span,
+            name_span=self.tok_span(children[0]),
+            clauses=clauses,
+        )
+
+    def host(self, children: list, span: Span) -> Host:
+        fields, clauses = self.clauses(children[2:])
+        return Host(
+            name=children[0].value,
+            zone=self.ref(children[1]),
+            description=fields.get("description"),
+            addresses=tuple(fields.get("addresses", ())),
+            tags=tuple(fields.get("tags", ())),
+            span=span,
+            name_span=self.tok_span(children[0]),
+            clauses=clauses,
+        )
+
+    def group(self, children: list, span: Span) -> Group:
+        return Group(
+            name=children[0].value, selector=children[1], span=span, name_span=self.tok_span(children[0])
+        )
+
+    def datatype(self, children: list, span: Span) -> DataType:
+        fields, clauses = self.clauses(children[1:])
+        return DataType(
+            name=children[0].value,
+            sensitivity=fields.get("sensitivity") or Sensitivity.confidential,
+            description=fields.get("description"),
+            span=span,
+            name_span=self.tok_span(children[0]),
+            clauses=clauses,
+        )
+
+    def service(self, children: list, span: Span) -> Service:
+        fields, clauses = self.clauses(children[1:])
+        return Service(
+            name=children[0].value,
+            description=fields.get("description"),
+            matches=tuple(fields.get("matches", ())),
+            carries=tuple(fields.get("carries", ())),
+            encrypted=fields.get("encrypted", False),
+            span=span,
+            name_span=self.tok_span(children[0]),
+            clauses=clauses,
+        )
+
+    def allow(self, children: list, span: Span) -> Flow:
+        source, destination, services = children[:3]
+        fields, _ = self.clauses(children[3:])
+        return Flow(
+            source=source,
+            destination=destination,
+            services=tuple(services.value),
+            carrying=tuple(fields.get("carrying", ())),
+            except_from=tuple(fields.get("except_from", ())),
+            except_to=tuple(fields.get("except_to", ())),
+            log=fields.get("log", False),
+            justification=fields.get("justification"),
+            span=span,
+        )
+
+    def no_path(self, children: list, span: Span) -> NoPath:
+        within = children[2].value if len(children) > 2 else None
+        return NoPath(source=children[0], destination=children[1], within=within)
+
+    def only_encrypted(self, children: list[Tok], span: Span) -> OnlyEncrypted:
+        return OnlyEncrypted(datatype=self.ref(children[0]))
+
+    def only_may_connect(self, children: list, span: Span) -> OnlyMayConnect:
+        services = tuple(children[2].value) if len(children) > 2 else ()
+        return OnlyMayConnect(allowed=children[0], target=children[1], services=services)
+
+    def assertion(self, children: list, span: Span) -> Assertion:
+        label = children[0].value if isinstance(children[0], Piece) and children[0].keyword == "label" else None
+        rest = children[1:] if label else children
+        justification = rest[1].value if len(rest) > 1 else None
+        return Assertion(label=label, body=rest[0], justification=justification, span=span)
+
+    def require(self, children: list, span: Span) -> Requirement:
+        label = children[0].value if isinstance(children[0], Piece) and children[0].keyword == "label" else None
+        rest = children[1:] if label else children
+        justification = rest[3].value if len(rest) > 3 else None
+        return Requirement(
+            label=label,
+            source=rest[0],
+            destination=rest[1],
+            services=tuple(rest[2].value),
+            justification=justification,
+            span=span,
+        )
+
+    def waiver_label(self, children: list[Tok], span: Span) -> Piece:
+        return Piece("label", self.ref(children[0]), span)
+
+    def waiver_text(self, children: list[Tok], span: Span) -> Piece:
+        return Piece("text", self.value(children[0], parse_string), span)
+
+    def waiver(self, children: list, span: Span) -> Waiver:
+        target, source, destination = children[:3]
+        services = tuple(children[3].value) if len(children) == 6 else ()
+        date_tok, reason_tok = children[-2], children[-1]
+        until = self.value(date_tok, parse_date)
+        if until is None:
+            return None
+        return Waiver(
+            label=target.value if target.keyword == "label" else None,
+            text=target.value if target.keyword == "text" else None,
+            source=source,
+            destination=destination,
+            services=services,
+            until=until,
+            reason=self.value(reason_tok, parse_string) or "",
+            span=span,
+        )
+
+    def device(self, children: list, span: Span) -> Device:
+        role, name, backend = children[:3]
+        fields, clauses = self.clauses(children[3:])
+        return Device(
+            role=DeviceRole(role.value),
+            name=name.value,
+            backend=self.enum(backend, BackendKind, "backend kind"),
+            description=fields.get("description"),
+            bindings=tuple(fields.get("bindings", ())),
+            span=span,
+            name_span=self.tok_span(name),
+            clauses=clauses,
+        )

@@ -1,0 +1,179 @@
+"""The `septum` command line.
+
+Exit codes (every command): 0 clean; 1 policy findings (or, with --strict, warnings; for
+`fmt --check`, files that need formatting); 2 input errors (the zone files cannot be read as a
+policy, or bad arguments); 3 an internal error in Septum itself (please report it).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+EXIT_INTERNAL = 3
+
+
+def _guard(command):
+    """No traceback reaches the user: an unexpected exception is an internal error, exit 3."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as error:  # noqa: BLE001 - the last line of defence
+            click.echo(f"septum: internal error: {type(error).__name__}: {error}", err=True)
+            click.echo("septum: this is a bug in Septum, not in your zone files; please report it", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+def _version() -> str:
+    from septum import __version__
+
+    return __version__
+
+
+PATH_ARG = click.argument(
+    "path", required=False, default="zones", type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path)
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version=_version(), prog_name="septum", message="%(prog)s %(version)s")
+def main() -> None:
+    """Septum: segmentation policy compiler for clinical networks.
+
+    Zone files (*.septum) in a directory tree say which zones exist and which data may move
+    between them. Septum checks them, formats them, and draws the intent graph.
+
+    Exit codes: 0 clean, 1 findings, 2 input errors, 3 internal error.
+    """
+
+
+@main.command()
+@PATH_ARG
+@click.option("--format", "output_format", type=click.Choice(["human", "json"]), default="human",
+              show_default=True, help="human: snippets with carets; json: stable machine-readable report.")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+@_guard
+def check(path: Path, output_format: str, strict: bool) -> None:
+    """Parse and validate the policy under PATH (default ./zones).
+
+    Exit 0 if clean (warnings allowed), 1 on policy findings, 2 on input errors.
+    """
+    from .api import load_policy
+    from .render import render_human, render_json
+
+    result = load_policy(path, graph=output_format == "json")
+    status = result.exit_status(strict)
+    if output_format == "json":
+        policy = result.policy
+        stats = {
+            "zones": sum(1 for z in policy.zones.values() if not z.builtin),
+            "hosts": len(policy.hosts),
+            "flows": len(policy.flows),
+            "assertions": len(policy.assertions) + len(policy.requirements),
+            "devices": len(policy.devices),
+        }
+        click.echo(render_json(result.diagnostics, result.texts, status, stats), nl=False)
+    else:
+        click.echo(render_human(result.diagnostics, result.texts), nl=False)
+    sys.exit(status)
+
+
+@main.command()
+@PATH_ARG
+@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if any file would be reformatted.")
+@click.option("--diff", "show_diff", is_flag=True, help="Show what would change, as a unified diff.")
+@_guard
+def fmt(path: Path, check_only: bool, show_diff: bool) -> None:
+    """Rewrite zone files under PATH in the one canonical layout.
+
+    Formatting never changes the meaning: the formatted files parse to the same model (and
+    every comment is kept). Files with syntax errors are left alone and reported (exit 2).
+    """
+    import difflib
+
+    from .loader import discover
+    from .parser import parse_text
+    from .printer import format_file
+    from .render import render_diagnostic
+
+    _, files = discover(path)
+    changed, broken = [], False
+    for file in files:
+        text = file.read_text(encoding="utf-8")
+        source, diagnostics, _ = parse_text(str(file), text)
+        if any(d.exit_class == "input" for d in diagnostics):
+            broken = True
+            for diagnostic in diagnostics:
+                click.echo(render_diagnostic(diagnostic, {str(file): text}) + "\n", err=True)
+            continue
+        formatted = format_file(source)
+        if formatted == text:
+            continue
+        changed.append(file)
+        if show_diff:
+            click.echo("".join(difflib.unified_diff(
+                text.splitlines(True), formatted.splitlines(True), f"a/{file}", f"b/{file}")), nl=False)
+        if not check_only:
+            _write_atomically(file, formatted)
+    verb = "would reformat" if check_only else "reformatted"
+    for file in changed:
+        click.echo(f"{verb} {file}", err=True)
+    click.echo(f"septum fmt: {len(changed)} of {len(files)} files {verb.split()[-1]}", err=True)
+    if broken:
+        sys.exit(2)
+    sys.exit(1 if check_only and changed else 0)
+
+
+@main.command()
+@PATH_ARG
+@click.option("--format", "output_format", type=click.Choice(["dot", "json"]), default="dot", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@_guard
+def graph(path: Path, output_format: str, output: Path | None) -> None:
+    """Print the intent graph: zones and hosts, one edge per allowed flow."""
+    from .api import load_policy
+    from .export import graph_dot, graph_json
+    from .render import render_human
+
+    result = load_policy(path)
+    if result.exit_status() == 2:
+        click.echo(render_human(result.diagnostics, result.texts), nl=False, err=True)
+        sys.exit(2)
+    text = graph_dot(result.graph) if output_format == "dot" else graph_json(result.graph)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        _write_atomically(output, text)
+    sys.exit(0)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o7777)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+if __name__ == "__main__":
+    main()

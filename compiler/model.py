@@ -1,0 +1,308 @@
+"""The policy model: immutable pydantic objects, each remembering its source span.
+
+The parser builds one `SourceFile` per zone file; `resolve` merges them into a `Policy`.
+Backends and checks read these objects, never the parse tree.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from enum import Enum
+from typing import Annotated, Literal, NamedTuple, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Span(NamedTuple):
+    """A region of a zone file; lines and columns are 1-based, the end column exclusive.
+
+    A tuple rather than a model: a policy has millions of them, and they are made by the parser.
+    """
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class Ref(Frozen):
+    """A use of a name, with where it was written."""
+
+    name: str
+    span: Span
+
+
+class Clause(Frozen):
+    """One clause of a block (`vlan 308`), kept for duplicate detection and formatting."""
+
+    keyword: str
+    span: Span
+
+
+class Trust(str, Enum):
+    untrusted = "untrusted"
+    internal = "internal"
+    restricted = "restricted"
+
+
+class Sensitivity(str, Enum):
+    public = "public"
+    internal = "internal"
+    confidential = "confidential"
+    restricted = "restricted"
+
+
+class BackendKind(str, Enum):
+    nftables = "nftables"
+    cisco_ios = "cisco-ios"
+    openflow = "openflow"
+
+
+class DeviceRole(str, Enum):
+    firewall = "firewall"
+    router = "router"
+    switch = "switch"
+
+
+class Network(Frozen):
+    """A CIDR in canonical text form (`10.30.0.0/24`, `fd00:30::/64`); a bare address is a /32 or /128."""
+
+    cidr: str
+    span: Span
+
+
+# ---- selectors -------------------------------------------------------------
+
+
+class SelName(Frozen):
+    kind: Literal["name"] = "name"
+    name: str
+    span: Span
+
+
+class SelTag(Frozen):
+    kind: Literal["tag"] = "tag"
+    tag: str
+    span: Span
+
+
+class SelHolding(Frozen):
+    kind: Literal["holding"] = "holding"
+    datatype: str
+    span: Span
+
+
+class SelAddress(Frozen):
+    kind: Literal["address"] = "address"
+    cidr: str
+    span: Span
+
+
+SelectorItem = Annotated[Union[SelName, SelTag, SelHolding, SelAddress], Field(discriminator="kind")]
+
+
+class Selector(Frozen):
+    items: tuple[SelectorItem, ...]
+    span: Span
+
+
+# ---- definitions -----------------------------------------------------------
+
+
+class Use(Frozen):
+    kind: Literal["use"] = "use"
+    module: str
+    span: Span
+
+
+class DataType(Frozen):
+    kind: Literal["datatype"] = "datatype"
+    name: str
+    sensitivity: Sensitivity = Sensitivity.confidential
+    description: str | None = None
+    span: Span
+    name_span: Span
+    clauses: tuple[Clause, ...] = ()
+
+
+class PortRange(Frozen):
+    low: int
+    high: int
+
+
+class Match(Frozen):
+    """One protocol clause of a service: `tcp 104, 11112` or `icmp type 8`."""
+
+    protocol: Literal["tcp", "udp", "icmp", "icmpv6"]
+    ports: tuple[PortRange, ...] = ()
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    span: Span
+
+
+class Service(Frozen):
+    kind: Literal["service"] = "service"
+    name: str
+    description: str | None = None
+    matches: tuple[Match, ...] = ()
+    carries: tuple[Ref, ...] = ()
+    encrypted: bool = False
+    span: Span
+    name_span: Span
+    clauses: tuple[Clause, ...] = ()
+
+
+class Zone(Frozen):
+    kind: Literal["zone"] = "zone"
+    name: str
+    description: str | None = None
+    networks: tuple[Network, ...] = ()
+    vlan: int | None = None
+    trust: Trust = Trust.internal
+    broker: bool = False
+    holds: tuple[Ref, ...] = ()
+    tags: tuple[Ref, ...] = ()
+    builtin: bool = False
+    span: Span
+    name_span: Span
+    clauses: tuple[Clause, ...] = ()
+
+
+class Host(Frozen):
+    kind: Literal["host"] = "host"
+    name: str
+    zone: Ref
+    description: str | None = None
+    addresses: tuple[Network, ...] = ()
+    tags: tuple[Ref, ...] = ()
+    span: Span
+    name_span: Span
+    clauses: tuple[Clause, ...] = ()
+
+
+class Group(Frozen):
+    kind: Literal["group"] = "group"
+    name: str
+    selector: Selector
+    span: Span
+    name_span: Span
+
+
+# ---- intent ------------------------------------------------------------------
+
+
+class Flow(Frozen):
+    """`allow SRC -> DST : SERVICES ...`: one entry of the order-independent allow-list."""
+
+    kind: Literal["allow"] = "allow"
+    source: Selector
+    destination: Selector
+    services: tuple[Ref, ...]
+    carrying: tuple[Ref, ...] = ()
+    except_from: tuple[Selector, ...] = ()
+    except_to: tuple[Selector, ...] = ()
+    log: bool = False
+    justification: str | None = None
+    span: Span
+
+
+class NoPath(Frozen):
+    kind: Literal["no-path"] = "no-path"
+    source: Selector
+    destination: Selector
+    within: int | None = None
+
+
+class OnlyEncrypted(Frozen):
+    kind: Literal["only-encrypted"] = "only-encrypted"
+    datatype: Ref
+
+
+class OnlyMayConnect(Frozen):
+    kind: Literal["only-may-connect"] = "only-may-connect"
+    allowed: Selector
+    target: Selector
+    services: tuple[Ref, ...] = ()
+
+
+AssertionBody = Annotated[Union[NoPath, OnlyEncrypted, OnlyMayConnect], Field(discriminator="kind")]
+
+
+class Assertion(Frozen):
+    kind: Literal["assert"] = "assert"
+    label: Ref | None = None
+    body: AssertionBody
+    justification: str | None = None
+    span: Span
+
+
+class Requirement(Frozen):
+    kind: Literal["require"] = "require"
+    label: Ref | None = None
+    source: Selector
+    destination: Selector
+    services: tuple[Ref, ...]
+    justification: str | None = None
+    span: Span
+
+
+class Waiver(Frozen):
+    kind: Literal["waive"] = "waive"
+    label: Ref | None = None
+    text: str | None = None
+    source: Selector
+    destination: Selector
+    services: tuple[Ref, ...] = ()
+    until: _dt.date
+    reason: str
+    span: Span
+
+
+class Binding(Frozen):
+    """An interface (`interface eth1 zone x`) or switch port (`port 3 zone x`) bound to a zone."""
+
+    interface: str | None = None
+    port: int | None = None
+    zone: Ref
+    span: Span
+
+
+class Device(Frozen):
+    kind: Literal["device"] = "device"
+    role: DeviceRole
+    name: str
+    backend: BackendKind
+    description: str | None = None
+    bindings: tuple[Binding, ...] = ()
+    span: Span
+    name_span: Span
+    clauses: tuple[Clause, ...] = ()
+
+
+Statement = Annotated[
+    Union[Use, DataType, Service, Zone, Host, Group, Flow, Assertion, Requirement, Waiver, Device],
+    Field(discriminator="kind"),
+]
+
+
+class Comment(Frozen):
+    text: str
+    line: int
+    column: int
+
+
+class SourceFile(Frozen):
+    """One parsed zone file: its statements in written order, and its comments (for `fmt`)."""
+
+    path: str
+    module: str | None = None
+    statements: tuple[Statement, ...] = ()
+    comments: tuple[Comment, ...] = ()

@@ -1,0 +1,325 @@
+"""The canonical layout of zone files (`septum fmt`), printed from the model.
+
+Statements keep their written order (order carries no meaning, but people group them); clauses
+inside a block take a fixed order; lists keep their order; every comment is kept, next to the
+clause or statement it was written beside. Parsing the output gives the same model.
+"""
+
+from __future__ import annotations
+
+from .model import (
+    Assertion,
+    Comment,
+    DataType,
+    Device,
+    Flow,
+    Group,
+    Host,
+    NoPath,
+    OnlyEncrypted,
+    OnlyMayConnect,
+    Requirement,
+    SelAddress,
+    SelHolding,
+    Selector,
+    SelName,
+    SelTag,
+    Service,
+    SourceFile,
+    Use,
+    Waiver,
+    Zone,
+)
+from .values import quote_string
+
+WIDTH = 100
+INDENT = "  "
+CONTINUE = "    "
+
+
+def address_text(cidr: str) -> str:
+    if cidr.endswith("/32") and "." in cidr or cidr.endswith("/128") and ":" in cidr:
+        return cidr.rsplit("/", 1)[0]
+    return cidr
+
+
+def selector_text(selector: Selector) -> str:
+    parts = []
+    for item in selector.items:
+        if isinstance(item, SelName):
+            parts.append(item.name)
+        elif isinstance(item, SelTag):
+            parts.append(f"tag:{item.tag}")
+        elif isinstance(item, SelHolding):
+            parts.append(f"zones holding {item.datatype}")
+        elif isinstance(item, SelAddress):
+            parts.append(address_text(item.cidr))
+    return ", ".join(parts)
+
+
+def names(refs) -> str:
+    return ", ".join(r.name for r in refs)
+
+
+def assertion_text(assertion: Assertion) -> str:
+    """An assertion's body in canonical words; waivers may quote it."""
+    body = assertion.body
+    if isinstance(body, NoPath):
+        within = f" within {body.within} hops" if body.within else ""
+        return f"no path from {selector_text(body.source)} to {selector_text(body.destination)}{within}"
+    if isinstance(body, OnlyEncrypted):
+        return f"{body.datatype.name} crosses zones only encrypted"
+    assert isinstance(body, OnlyMayConnect)
+    on = f" on {names(body.services)}" if body.services else ""
+    return f"only {selector_text(body.allowed)} may connect to {selector_text(body.target)}{on}"
+
+
+# ---- clauses of block statements ------------------------------------------------
+
+
+def _zone_clauses(zone: Zone) -> list[tuple[str, str]]:
+    clauses = []
+    if zone.description is not None:
+        clauses.append(("description", f"description {quote_string(zone.description)}"))
+    if zone.networks:
+        clauses.append(("networks", "networks " + ", ".join(address_text(n.cidr) for n in zone.networks)))
+    if zone.vlan is not None:
+        clauses.append(("vlan", f"vlan {zone.vlan}"))
+    if zone.trust.value != "internal" or "trust" in {c.keyword for c in zone.clauses}:
+        clauses.append(("trust", f"trust {zone.trust.value}"))
+    if zone.broker:
+        clauses.append(("broker", "broker"))
+    if zone.holds:
+        clauses.append(("holds", f"holds {names(zone.holds)}"))
+    if zone.tags:
+        clauses.append(("tags", f"tags {names(zone.tags)}"))
+    return clauses
+
+
+def _host_clauses(host: Host) -> list[tuple[str, str]]:
+    clauses = []
+    if host.description is not None:
+        clauses.append(("description", f"description {quote_string(host.description)}"))
+    if host.addresses:
+        word = "address" if len(host.addresses) == 1 else "addresses"
+        clauses.append(("addresses", f"{word} " + ", ".join(address_text(a.cidr) for a in host.addresses)))
+    if host.tags:
+        clauses.append(("tags", f"tags {names(host.tags)}"))
+    return clauses
+
+
+def _datatype_clauses(datatype: DataType) -> list[tuple[str, str]]:
+    clauses = []
+    if datatype.sensitivity.value != "confidential" or "sensitivity" in {c.keyword for c in datatype.clauses}:
+        clauses.append(("sensitivity", f"sensitivity {datatype.sensitivity.value}"))
+    if datatype.description is not None:
+        clauses.append(("description", f"description {quote_string(datatype.description)}"))
+    return clauses
+
+
+def _match_text(match) -> str:
+    if match.protocol in ("tcp", "udp"):
+        ports = ", ".join(str(p.low) if p.low == p.high else f"{p.low}-{p.high}" for p in match.ports)
+        return f"{match.protocol} {ports}"
+    text = match.protocol
+    if match.icmp_type is not None:
+        text += f" type {match.icmp_type}"
+        if match.icmp_code is not None:
+            text += f" code {match.icmp_code}"
+    return text
+
+
+def _service_clauses(service: Service) -> list[tuple[str, str]]:
+    clauses = []
+    if service.description is not None:
+        clauses.append(("description", f"description {quote_string(service.description)}"))
+    clauses.extend(("matches", _match_text(m)) for m in service.matches)
+    if service.carries:
+        clauses.append(("carries", f"carries {names(service.carries)}"))
+    if service.encrypted:
+        clauses.append(("encrypted", "encrypted"))
+    return clauses
+
+
+def _device_clauses(device: Device) -> list[tuple[str, str]]:
+    clauses = []
+    if device.description is not None:
+        clauses.append(("description", f"description {quote_string(device.description)}"))
+    for binding in device.bindings:
+        if binding.interface is not None:
+            clauses.append(("bindings", f"interface {binding.interface} zone {binding.zone.name}"))
+        else:
+            clauses.append(("bindings", f"port {binding.port} zone {binding.zone.name}"))
+    return clauses
+
+
+def _block(statement) -> tuple[str, list[tuple[str, str]], bool] | None:
+    """Header, clauses, and whether the block may sit on one line; None for line statements."""
+    if isinstance(statement, Zone):
+        return f"zone {statement.name}", _zone_clauses(statement), False
+    if isinstance(statement, Host):
+        return f"host {statement.name} in {statement.zone.name}", _host_clauses(statement), True
+    if isinstance(statement, DataType):
+        return f"datatype {statement.name}", _datatype_clauses(statement), True
+    if isinstance(statement, Service):
+        return f"service {statement.name}", _service_clauses(statement), True
+    if isinstance(statement, Device):
+        header = f"{statement.role.value} {statement.name} {statement.backend.value}"
+        return header, _device_clauses(statement), False
+    return None
+
+
+# ---- line statements ------------------------------------------------------------
+
+
+def _line_parts(statement) -> list[str]:
+    """The words of a one-line statement as breakable parts: the first part, then options."""
+    if isinstance(statement, Use):
+        return [f"use {statement.module}"]
+    if isinstance(statement, Group):
+        return [f"group {statement.name} = {selector_text(statement.selector)}"]
+    if isinstance(statement, Flow):
+        parts = [
+            f"allow {selector_text(statement.source)} -> {selector_text(statement.destination)} : "
+            f"{names(statement.services)}"
+        ]
+        if statement.carrying:
+            parts.append(f"carrying {names(statement.carrying)}")
+        parts.extend(f"except from {selector_text(s)}" for s in statement.except_from)
+        parts.extend(f"except to {selector_text(s)}" for s in statement.except_to)
+        if statement.log:
+            parts.append("log")
+        if statement.justification is not None:
+            parts.append(quote_string(statement.justification))
+        return parts
+    if isinstance(statement, Assertion):
+        label = f"{statement.label.name}: " if statement.label else ""
+        parts = [f"assert {label}{assertion_text(statement)}"]
+        if statement.justification is not None:
+            parts.append(quote_string(statement.justification))
+        return parts
+    if isinstance(statement, Requirement):
+        label = f"{statement.label.name}: " if statement.label else ""
+        parts = [
+            f"require {label}{selector_text(statement.source)} -> {selector_text(statement.destination)} : "
+            f"{names(statement.services)}"
+        ]
+        if statement.justification is not None:
+            parts.append(quote_string(statement.justification))
+        return parts
+    if isinstance(statement, Waiver):
+        target = statement.label.name if statement.label else quote_string(statement.text or "")
+        services = f" : {names(statement.services)}" if statement.services else ""
+        return [
+            f"waive {target} for {selector_text(statement.source)} -> {selector_text(statement.destination)}{services}",
+            f"until {statement.until.isoformat()} {quote_string(statement.reason)}",
+        ]
+    raise TypeError(f"no layout for {type(statement).__name__}")
+
+
+def _line_statement(statement) -> list[str]:
+    parts = _line_parts(statement)
+    one_line = " ".join(parts)
+    if len(one_line) <= WIDTH:
+        return [one_line]
+    return [parts[0]] + [CONTINUE + part for part in parts[1:]]
+
+
+# ---- files, with comments -------------------------------------------------------------
+
+
+def format_file(source: SourceFile) -> str:
+    statements = list(source.statements)
+    comments = sorted(source.comments, key=lambda c: (c.line, c.column))
+    out: list[str] = []
+    ci = 0
+    previous_end = 0
+    previous_was_block = False
+    for statement in statements:
+        span = statement.span
+        leading: list[Comment] = []
+        while ci < len(comments) and comments[ci].line < span.line:
+            comment = comments[ci]
+            if comment.line == previous_end and out:
+                out[-1] += "  " + comment.text
+            else:
+                leading.append(comment)
+            ci += 1
+        inner: list[Comment] = []
+        while ci < len(comments) and comments[ci].line <= span.end_line:
+            inner.append(comments[ci])
+            ci += 1
+        first_line = leading[0].line if leading else span.line
+        block = _block(statement)
+        is_block = block is not None and _multiline(block, inner, statement)
+        if out and (previous_was_block or is_block or first_line - previous_end > 1):
+            out.append("")
+        out.extend(c.text for c in leading)
+        if block is None:
+            lines = _line_statement(statement)
+            out.extend(c.text for c in inner[:-1])
+            if inner:
+                lines[-1] += "  " + inner[-1].text
+            out.extend(lines)
+        else:
+            out.extend(_block_lines(statement, block, inner, is_block))
+        previous_end = span.end_line
+        previous_was_block = is_block
+    trailing = comments[ci:]
+    for comment in trailing:
+        if comment.line == previous_end and out:
+            out[-1] += "  " + comment.text
+        else:
+            if out and (previous_was_block or comment.line > previous_end + 1):
+                out.append("")
+                previous_was_block = False
+            out.append(comment.text)
+            previous_end = comment.line
+    return "\n".join(out) + "\n" if out else ""
+
+
+def _multiline(block, inner: list[Comment], statement) -> bool:
+    header, clauses, may_be_one_line = block
+    if not may_be_one_line or inner or len(clauses) > 3:
+        return True
+    return len(f"{header} {{ {'; '.join(text for _, text in clauses)} }}") > WIDTH
+
+
+def _block_lines(statement, block, inner: list[Comment], multiline: bool) -> list[str]:
+    header, clauses, _ = block
+    if not multiline:
+        if not clauses:
+            return [f"{header} {{}}"]
+        return [f"{header} {{ {'; '.join(text for _, text in clauses)} }}"]
+    by_keyword: dict[str, list[Comment]] = {}
+    trailing_by_keyword: dict[str, list[Comment]] = {}
+    header_comments: list[Comment] = []
+    closing_comments: list[Comment] = []
+    clause_lines = sorted(((c.span.line, c.keyword) for c in getattr(statement, "clauses", ())), key=lambda x: x[0])
+    for comment in inner:
+        on_line = [kw for line, kw in clause_lines if line == comment.line]
+        if on_line:
+            trailing_by_keyword.setdefault(on_line[-1], []).append(comment)
+            continue
+        following = [kw for line, kw in clause_lines if line > comment.line]
+        if comment.line == statement.span.line:
+            header_comments.append(comment)
+        elif following:
+            by_keyword.setdefault(following[0], []).append(comment)
+        else:
+            closing_comments.append(comment)
+    lines = [f"{header} {{" + "".join("  " + c.text for c in header_comments)]
+    printed: set[str] = set()
+    for keyword, text in clauses:
+        if keyword not in printed:
+            lines.extend(INDENT + c.text for c in by_keyword.get(keyword, []))
+        line = INDENT + text
+        if keyword not in printed and trailing_by_keyword.get(keyword):
+            extra = trailing_by_keyword[keyword]
+            lines.extend(INDENT + c.text for c in extra[:-1])
+            line += "  " + extra[-1].text
+        printed.add(keyword)
+        lines.append(line)
+    lines.extend(INDENT + c.text for c in closing_comments)
+    lines.append("}")
+    return lines

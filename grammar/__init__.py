@@ -1,0 +1,1 @@
+"""The Septum language grammar (package data: septum.lark)."""
