@@ -158,8 +158,9 @@ def measure(name, label, path, counts, budgets, env, cwd, repeat, warmup, timeou
     row["check_mb"] = max(c["rss"] for c in checks) / MB
     row["check_rc"] = checks[-1]["rc"]
     row["check_timed_out"] = any(c["timed_out"] for c in checks)
-    # exit 0 clean, 1 policy findings, 2 input errors; a traceback is a crash
-    row["check_crashed"] = any("Traceback (most recent call last)" in c["stderr"] for c in checks)
+    # exit 0 clean, 1 policy findings, 2 input errors, 3 internal error (a crash)
+    row["check_crashed"] = any(c["rc"] == 3 or "Traceback (most recent call last)" in c["stderr"]
+                               or "septum: internal error" in c["stderr"] for c in checks)
     tail = (checks[-1]["stdout"] + checks[-1]["stderr"]).strip().splitlines()
     row["check_output_lines"] = len(tail)
     row["check_output_tail"] = tail[-5:]

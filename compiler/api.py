@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .checks import run_checks
 from .diagnostics import Diagnostic, exit_status
-from .graph import build_graph
 from .loader import load_files
 from .resolve import Policy, resolve
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass
@@ -24,7 +25,7 @@ class LoadResult:
     diagnostics: list[Diagnostic]
     texts: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
-    graph: nx.MultiDiGraph | None = None
+    graph: "nx.MultiDiGraph | None" = None
 
     @property
     def ok(self) -> bool:
@@ -60,10 +61,19 @@ def load_policy(path: str | Path = "zones", *, graph: bool = True) -> LoadResult
 
     result = LoadResult(path, policy, diagnostics, loaded.texts, timings)
     if graph:
+        from .graph import build_graph
+
         started = time.perf_counter()
         result.graph = build_graph(policy)
         timings["graph"] = time.perf_counter() - started
     return result
+
+
+def build_graph(policy: Policy) -> "nx.MultiDiGraph":
+    """The intent graph of a resolved policy (see `septum.compiler.graph`)."""
+    from .graph import build_graph as build
+
+    return build(policy)
 
 
 __all__ = ["LoadResult", "build_graph", "load_policy"]

@@ -9,11 +9,12 @@ catalogue modules from outside the tree). Cycles of `use` are reported.
 from __future__ import annotations
 
 import difflib
+import functools
+import graphlib
 import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import networkx as nx
 
 from .diagnostics import Diagnostic, Related
 from .model import SourceFile, Span, Use
@@ -126,31 +127,56 @@ def _unknown_module(use: Use, tree: dict, builtin: dict) -> Diagnostic:
 
 
 def _use_cycles(files: list[SourceFile], tree: dict, builtin: dict) -> list[Diagnostic]:
-    graph = nx.DiGraph()
+    """One diagnostic per cycle of `use`, at the `use` that closes it."""
+    edges: dict[str, set[str]] = {}
     uses: dict[tuple[str, str], Use] = {}
     for source in files:
+        edges.setdefault(source.path, set())
         for use in (s for s in source.statements if isinstance(s, Use)):
             target = _find_module(use.module, tree, builtin)
             if target is not None:
-                graph.add_edge(source.path, target[0])
-                uses[(source.path, target[0])] = use
+                edges[source.path].add(target[0])
+                uses.setdefault((source.path, target[0]), use)
     diagnostics = []
-    for component in sorted(nx.strongly_connected_components(graph), key=min):
-        if len(component) == 1:
-            node = next(iter(component))
-            if not graph.has_edge(node, node):
-                continue
-        cycle = nx.find_cycle(graph.subgraph(component), source=min(component))
-        chain = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
-        first = uses[cycle[-1][:2]]
-        related = tuple(Related(uses[edge[:2]].span, "part of the cycle") for edge in cycle[:-1])
+    while True:
+        try:
+            graphlib.TopologicalSorter(edges).prepare()
+            return diagnostics
+        except graphlib.CycleError as error:
+            cycle = _canonical_cycle(error.args[1])
+        pairs = list(zip(cycle, cycle[1:]))
+        # graphlib lists a cycle against the dependency direction: a user of b appears as b, a
+        closing = uses[(pairs[0][1], pairs[0][0])]
+        chain = " -> ".join(reversed(cycle))
+        related = tuple(Related(uses[(b, a)].span, "part of the cycle") for a, b in pairs[1:])
         diagnostics.append(
             Diagnostic(
                 "E205",
                 f"'use' forms a cycle: {chain}",
-                first.span,
+                closing.span,
                 "modules must form a hierarchy: move the shared definitions into a module both can use",
                 related,
             )
         )
-    return diagnostics
+        edges[pairs[0][1]].discard(pairs[0][0])
+
+
+def _canonical_cycle(cycle: list[str]) -> list[str]:
+    """The same cycle however graphlib happened to enter it: rotated to start at its least node."""
+    ring = cycle[:-1]
+    start = ring.index(min(ring))
+    ring = ring[start:] + ring[:start]
+    return ring + [ring[0]]
+
+
+@functools.cache
+def catalogue_index() -> dict[str, str]:
+    """Name -> catalogue module that defines it, to suggest the `use` an unknown name needs."""
+    index: dict[str, str] = {}
+    for module, entry in sorted(_builtin_modules().items()):
+        source, _, _ = parse_text(module, entry.read_text(encoding="utf-8"))
+        for statement in source.statements:
+            name = getattr(statement, "name", None)
+            if name is not None:
+                index.setdefault(name, module)
+    return index

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
 import importlib.resources
+import os
+import pickle
 import re
+import tempfile
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from lark import Lark
-from lark.parsers.lalr_analysis import Shift
 
 from .builder import ModelBuilder, Tok
 from .diagnostics import Diagnostic
@@ -42,6 +45,7 @@ _MASTER = re.compile(
     """,
     re.VERBOSE,
 )
+SHIFT, REDUCE = 0, 1
 _IFNAME = re.compile(r"[A-Za-z][A-Za-z0-9_./:-]*")
 _DATE = re.compile(r"[0-9]+-[0-9]+-[0-9]+")
 _WORD_ALTERNATION = re.compile(r"\(\?:([a-z0-9|-]+)\)")
@@ -67,13 +71,47 @@ class _Tables(NamedTuple):
     punct: dict  # punctuation text -> terminal type
 
 
+def _cache_file(grammar: str) -> Path:
+    digest = hashlib.sha256(f"{grammar}|{_TABLE_FORMAT}".encode()).hexdigest()[:16]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "septum" / f"tables-{digest}.pickle"
+
+
+_TABLE_FORMAT = 1
+
+
 @functools.cache
 def tables() -> _Tables:
+    """The LALR tables, built by lark from the grammar and cached on disk (importing lark and
+    building the tables costs more than checking a whole hospital)."""
     grammar = importlib.resources.files("septum.grammar").joinpath("septum.lark").read_text()
-    lark = Lark(grammar, parser="lalr", cache=True)
+    cache = _cache_file(grammar)
+    try:
+        with open(cache, "rb") as handle:
+            return pickle.load(handle)
+    except (OSError, pickle.PickleError, EOFError, AttributeError, TypeError):
+        pass
+    built = _build_tables(grammar)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=cache.parent, prefix=".tables-")
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(built, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, cache)
+    except OSError:
+        pass  # a read-only home only costs speed
+    return built
+
+
+def _build_tables(grammar: str) -> _Tables:
+    from lark import Lark
+    from lark.parsers.lalr_analysis import Shift
+
+    lark = Lark(grammar, parser="lalr")
     table = lark.parser.parser.parser.parse_table
+    rule_ids = {rule: index for index, rule in enumerate(lark.rules)}
     rules = {}
-    for rule in lark.rules:
+    for rule, index in rule_ids.items():
         keep, splice = [], set()
         for i, sym in enumerate(rule.expansion):
             if sym.is_term and sym.filter_out:
@@ -81,7 +119,7 @@ def tables() -> _Tables:
             keep.append(i)
             if not sym.is_term and sym.name.startswith("_"):
                 splice.add(i)
-        rules[rule] = _Rule(
+        rules[index] = _Rule(
             name=rule.alias or rule.origin.name,
             size=len(rule.expansion),
             keep=tuple(keep),
@@ -90,6 +128,13 @@ def tables() -> _Tables:
             inline=rule.origin.name.startswith("_"),
             origin=rule.origin.name,
         )
+    states = {
+        state: {
+            kind: (SHIFT, arg) if action is Shift else (REDUCE, rule_ids[arg])
+            for kind, (action, arg) in actions.items()
+        }
+        for state, actions in table.states.items()
+    }
     words, punct = {}, {}
     for term in lark.terminals:
         pattern = term.pattern
@@ -100,7 +145,7 @@ def tables() -> _Tables:
             if alternation:
                 for word in alternation.group(1).split("|"):
                     words[word] = term.name
-    return _Tables(table.states, table.start_states["start"], table.end_states["start"], rules, words, punct)
+    return _Tables(states, table.start_states["start"], table.end_states["start"], rules, words, punct)
 
 
 _DESCRIBE = {
@@ -236,7 +281,7 @@ class FileParser:
                         continue
                     break
                 kind, arg = action
-                if kind is Shift:
+                if kind == SHIFT:
                     state_stack.append(arg)
                     value_stack.append(token)
                     start_stack.append(token.start)
@@ -293,7 +338,7 @@ class FileParser:
                 return False
         while len(state_stack) > 1:
             action = states[state_stack[-1]].get(token.type)
-            if action is not None and (action[0] is Shift or token.type == "$END"):
+            if action is not None and (action[0] == SHIFT or token.type == "$END"):
                 return True
             state_stack.pop()
             value_stack.pop()
@@ -349,7 +394,7 @@ def _can_shift(state_stack: list[int], kind: str) -> bool:
         action = t.states[stack[-1]].get(kind)
         if action is None:
             return False
-        if action[0] is Shift or stack[-1] == t.end:
+        if action[0] == SHIFT or stack[-1] == t.end:
             return True
         rule = t.rules[action[1]]
         if rule.size:

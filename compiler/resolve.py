@@ -11,6 +11,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from .diagnostics import Diagnostic, Related
+from .loader import catalogue_index
 from .model import (
     Assertion,
     DataType,
@@ -300,7 +301,13 @@ class Resolver:
     def _unknown(self, name: str, span: Span, namespace: str, known: list[str]) -> None:
         what = _KIND_WORDS[namespace]
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        help = f"did you mean '{close[0]}'?" if close else f"define it, or `use` the module that defines it"
+        module = catalogue_index().get(name) if namespace in ("service", "datatype") else None
+        if module is not None:
+            help = f"'{name}' is defined in the catalogue: add `use {module}` to this file"
+        elif close:
+            help = f"did you mean '{close[0]}'?"
+        else:
+            help = "define it, or `use` the module that defines it"
         self.diagnostics.append(Diagnostic("E201", f"unknown {what} '{name}'", span, help))
 
     def _wrong_kind(self, name: str, span: Span, wanted: str, found) -> None:
