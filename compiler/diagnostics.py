@@ -53,7 +53,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E303": ("empty zone", "finding"),
     "E304": ("VLAN used by two zones", "finding"),
     "W401": ("unused definition", "warning"),
-    "W402": ("service without ports", "warning"),
+    "W402": ("service without protocol", "warning"),
 }
 
 

@@ -10,6 +10,7 @@ from typing import Callable
 from ..diagnostics import Diagnostic
 from ..resolve import Policy
 from .addresses import empty_zones, hosts_outside_zone, overlapping_networks
+from .services import services_without_protocol
 from .unused import unused_definitions
 from .vlans import shared_vlans
 
@@ -20,6 +21,7 @@ CHECKS: dict[str, Check] = {
     "host-outside-zone": hosts_outside_zone,
     "empty-zone": empty_zones,
     "shared-vlan": shared_vlans,
+    "service-without-protocol": services_without_protocol,
     "unused-definition": unused_definitions,
 }
 

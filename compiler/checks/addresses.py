@@ -68,5 +68,5 @@ def empty_zones(policy: Policy) -> list[Diagnostic]:
             f"add `networks CIDR, ...` to zone '{zone.name}', or remove the zone",
         )
         for zone in policy.zones.values()
-        if not zone.builtin and not zone.networks
+        if not zone.builtin and not zone.networks and not any(c.keyword == "networks" for c in zone.clauses)
     ]

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ZONES = ROOT / "zones"
+
+
+def write_tree(base: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = base / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return base
+
+
+def run_septum(*args: str, cwd: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+    """The CLI exactly as a user runs it: a fresh interpreter, `python -m septum`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    return subprocess.run(
+        [sys.executable, "-m", "septum", *args],
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        input=input,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def tree(tmp_path):
+    def make(files: dict[str, str]) -> Path:
+        return write_tree(tmp_path / "policy", files)
+
+    return make

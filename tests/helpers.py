@@ -1,0 +1,27 @@
+"""Small shared helpers for tests (import as `from helpers import ...`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from septum.compiler import load_policy
+
+BASE = """
+datatype ephi { sensitivity restricted }
+service https { tcp 443; encrypted }
+zone a { networks 10.0.1.0/24; holds ephi }
+zone b { networks 10.0.2.0/24 }
+allow a -> b : https
+"""
+
+
+def load(tmp_path: Path, files: dict[str, str]):
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return load_policy(tmp_path)
+
+
+def codes(result) -> list[tuple[str, str]]:
+    return [(d.code, d.message) for d in result.diagnostics]
