@@ -34,7 +34,7 @@ from .values import quote_string
 
 WIDTH = 100
 INDENT = "  "
-CONTINUE = "    "
+CONTINUE = "  "
 
 
 def address_text(cidr: str) -> str:
@@ -101,8 +101,7 @@ def _host_clauses(host: Host) -> list[tuple[str, str]]:
     if host.description is not None:
         clauses.append(("description", f"description {quote_string(host.description)}"))
     if host.addresses:
-        word = "address" if len(host.addresses) == 1 else "addresses"
-        clauses.append(("addresses", f"{word} " + ", ".join(address_text(a.cidr) for a in host.addresses)))
+        clauses.append(("addresses", "address " + ", ".join(address_text(a.cidr) for a in host.addresses)))
     if host.tags:
         clauses.append(("tags", f"tags {names(host.tags)}"))
     return clauses
@@ -218,64 +217,73 @@ def _line_parts(statement) -> list[str]:
 
 
 def _line_statement(statement) -> list[str]:
-    parts = _line_parts(statement)
-    one_line = " ".join(parts)
-    if len(one_line) <= WIDTH:
-        return [one_line]
-    return [parts[0]] + [CONTINUE + part for part in parts[1:]]
+    """Greedy fill: as many parts per line as fit in WIDTH, continuation lines indented."""
+    lines: list[str] = []
+    for part in _line_parts(statement):
+        if not lines:
+            lines.append(part)
+        elif len(lines[-1]) + 1 + len(part) <= WIDTH:
+            lines[-1] += " " + part
+        else:
+            lines.append(CONTINUE + part)
+    return lines
 
 
 # ---- files, with comments -------------------------------------------------------------
 
 
+class _Out:
+    """Output lines, with at most one blank line where the source had one (or around blocks)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.last_source_line = 0
+        self.after_block = False
+
+    def emit(self, lines: list[str], source_line: int, source_end: int, block: bool = False) -> None:
+        if self.lines and (self.after_block or block or source_line - self.last_source_line > 1):
+            self.lines.append("")
+        self.lines.extend(lines)
+        self.last_source_line = source_end
+        self.after_block = block
+
+    def trail(self, comment: Comment) -> None:
+        self.lines[-1] += "  " + comment.text
+
+
 def format_file(source: SourceFile) -> str:
-    statements = list(source.statements)
     comments = sorted(source.comments, key=lambda c: (c.line, c.column))
-    out: list[str] = []
+    out = _Out()
     ci = 0
-    previous_end = 0
-    previous_was_block = False
-    for statement in statements:
+    for statement in source.statements:
         span = statement.span
-        leading: list[Comment] = []
         while ci < len(comments) and comments[ci].line < span.line:
             comment = comments[ci]
-            if comment.line == previous_end and out:
-                out[-1] += "  " + comment.text
+            if comment.line == out.last_source_line and out.lines:
+                out.trail(comment)
             else:
-                leading.append(comment)
+                out.emit([comment.text], comment.line, comment.line)
             ci += 1
         inner: list[Comment] = []
         while ci < len(comments) and comments[ci].line <= span.end_line:
             inner.append(comments[ci])
             ci += 1
-        first_line = leading[0].line if leading else span.line
         block = _block(statement)
-        is_block = block is not None and _multiline(block, inner, statement)
-        if out and (previous_was_block or is_block or first_line - previous_end > 1):
-            out.append("")
-        out.extend(c.text for c in leading)
         if block is None:
             lines = _line_statement(statement)
-            out.extend(c.text for c in inner[:-1])
             if inner:
+                lines = [c.text for c in inner[:-1]] + lines
                 lines[-1] += "  " + inner[-1].text
-            out.extend(lines)
+            out.emit(lines, span.line, span.end_line)
         else:
-            out.extend(_block_lines(statement, block, inner, is_block))
-        previous_end = span.end_line
-        previous_was_block = is_block
-    trailing = comments[ci:]
-    for comment in trailing:
-        if comment.line == previous_end and out:
-            out[-1] += "  " + comment.text
+            multiline = _multiline(block, inner, statement)
+            out.emit(_block_lines(statement, block, inner, multiline), span.line, span.end_line, multiline)
+    for comment in comments[ci:]:
+        if comment.line == out.last_source_line and out.lines:
+            out.trail(comment)
         else:
-            if out and (previous_was_block or comment.line > previous_end + 1):
-                out.append("")
-                previous_was_block = False
-            out.append(comment.text)
-            previous_end = comment.line
-    return "\n".join(out) + "\n" if out else ""
+            out.emit([comment.text], comment.line, comment.line)
+    return "\n".join(out.lines) + "\n" if out.lines else ""
 
 
 def _multiline(block, inner: list[Comment], statement) -> bool:

@@ -1,0 +1,175 @@
+"""Each construct of the language, parsed into the model a user would expect."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from helpers import BASE, load
+from septum.compiler.model import BackendKind, DeviceRole, NoPath, OnlyEncrypted, OnlyMayConnect, Sensitivity, Trust
+from septum.compiler.parser import parse_text
+
+
+def one(text: str):
+    source, diagnostics, _ = parse_text("t.septum", text)
+    assert diagnostics == []
+    [statement] = source.statements
+    return statement
+
+
+def test_zone_all_clauses():
+    zone = one(
+        """zone modalities {
+          description "CT and MR"
+          networks 10.30.16.0/22, fd00:30:16::/64
+          vlan 308
+          trust restricted
+          broker
+          holds ephi, pii
+          tags imaging, medical-device
+        }"""
+    )
+    assert zone.name == "modalities"
+    assert zone.description == "CT and MR"
+    assert [n.cidr for n in zone.networks] == ["10.30.16.0/22", "fd00:30:16::/64"]
+    assert zone.vlan == 308 and zone.trust is Trust.restricted and zone.broker
+    assert [r.name for r in zone.holds] == ["ephi", "pii"]
+    assert [t.name for t in zone.tags] == ["imaging", "medical-device"]
+    assert (zone.span.line, zone.span.column, zone.span.end_line) == (1, 1, 9)
+    assert (zone.name_span.line, zone.name_span.column, zone.name_span.end_column) == (1, 6, 16)
+
+
+def test_zone_defaults_and_one_line_form():
+    zone = one("zone pacs { networks 10.30.0.0/24; holds ephi }")
+    assert zone.trust is Trust.internal and not zone.broker and zone.vlan is None
+
+
+def test_host_addresses_are_single_host_networks():
+    host = one("host pacs-archive in pacs { address 10.30.0.10, fd00:30::10; tags archive }")
+    assert host.zone.name == "pacs"
+    assert [a.cidr for a in host.addresses] == ["10.30.0.10/32", "fd00:30::10/128"]
+
+
+def test_ipv6_is_canonicalised():
+    zone = one("zone z { networks FD00:0030:0016:0000::/64 }")
+    assert zone.networks[0].cidr == "fd00:30:16::/64"
+
+
+def test_service_protocols_ports_ranges_icmp():
+    service = one(
+        "service mixed { tcp 104, 11112, 2000-2010; udp 53; icmp type 3 code 4; icmpv6; carries ephi; encrypted }"
+    )
+    tcp, udp, icmp, icmpv6 = service.matches
+    assert tcp.protocol == "tcp" and [(p.low, p.high) for p in tcp.ports] == [(104, 104), (11112, 11112), (2000, 2010)]
+    assert udp.protocol == "udp" and udp.ports[0].low == 53
+    assert (icmp.protocol, icmp.icmp_type, icmp.icmp_code) == ("icmp", 3, 4)
+    assert (icmpv6.protocol, icmpv6.icmp_type) == ("icmpv6", None)
+    assert [r.name for r in service.carries] == ["ephi"] and service.encrypted
+
+
+def test_datatype():
+    datatype = one('datatype ephi { sensitivity restricted; description "patient data" }')
+    assert datatype.sensitivity is Sensitivity.restricted and datatype.description == "patient data"
+
+
+def test_flow_with_every_option():
+    flow = one(
+        'allow tag:imaging, modalities, 10.9.0.0/24 -> zones holding ephi : dicom-tls, https carrying pii '
+        'except from ct-old except to 10.30.0.99 log "ticket NET-112"'
+    )
+    assert [i.kind for i in flow.source.items] == ["tag", "name", "address"]
+    assert flow.source.items[0].tag == "imaging" and flow.source.items[2].cidr == "10.9.0.0/24"
+    assert flow.destination.items[0].kind == "holding" and flow.destination.items[0].datatype == "ephi"
+    assert [r.name for r in flow.services] == ["dicom-tls", "https"]
+    assert [r.name for r in flow.carrying] == ["pii"]
+    assert flow.except_from[0].items[0].name == "ct-old"
+    assert flow.except_to[0].items[0].cidr == "10.30.0.99/32"
+    assert flow.log and flow.justification == "ticket NET-112"
+
+
+def test_flow_may_span_lines():
+    flow = one("allow a\n  -> b\n  : https\n  \"why\"")
+    assert (flow.span.line, flow.span.end_line) == (1, 4)
+
+
+def test_assertions():
+    source, diagnostics, _ = parse_text(
+        "t.septum",
+        """assert guest-isolation: no path from guest to zones holding ephi within 3 hops "HICP 6"
+        assert ephi crosses zones only encrypted
+        assert only pump-server may connect to infusion on pump-mgmt
+        require ehr-access: clinws -> ehr : https
+        require clinws -> pacs : dicomweb""",
+    )
+    assert diagnostics == []
+    no_path, encrypted, only, require_labelled, require = source.statements
+    assert isinstance(no_path.body, NoPath) and no_path.body.within == 3 and no_path.label.name == "guest-isolation"
+    assert no_path.justification == "HICP 6"
+    assert isinstance(encrypted.body, OnlyEncrypted) and encrypted.body.datatype.name == "ephi"
+    assert isinstance(only.body, OnlyMayConnect) and [r.name for r in only.body.services] == ["pump-mgmt"]
+    assert require_labelled.label.name == "ehr-access" and require.label is None
+    assert [r.name for r in require.services] == ["dicomweb"]
+
+
+def test_waivers_by_label_and_by_text():
+    source, diagnostics, _ = parse_text(
+        "t.septum",
+        """waive guest-isolation for guest -> portal until 2027-01-31 "pilot"
+        waive "ephi crosses zones only encrypted" for modalities -> pacs : dicom
+          until 2027-03-31 "legacy CT, PO-5531\"""",
+    )
+    assert diagnostics == []
+    by_label, by_text = source.statements
+    assert by_label.label.name == "guest-isolation" and by_label.services == ()
+    assert by_text.text == "ephi crosses zones only encrypted" and by_text.until == dt.date(2027, 3, 31)
+    assert by_text.reason == "legacy CT, PO-5531"
+
+
+def test_devices():
+    device = one(
+        """switch biomed-sw openflow {
+          description "OVS in the biomed closet"
+          port 1 zone infusion
+          interface GigabitEthernet0/1.308 zone modalities
+        }"""
+    )
+    assert device.role is DeviceRole.switch and device.backend is BackendKind.openflow
+    assert [(b.port, b.interface, b.zone.name) for b in device.bindings] == [
+        (1, None, "infusion"), (None, "GigabitEthernet0/1.308", "modalities")]
+
+
+def test_keywords_are_names_where_only_a_name_fits():
+    zone = one("zone broker { networks 10.1.0.0/24; tags log, trust }")
+    assert zone.name == "broker" and [t.name for t in zone.tags] == ["log", "trust"]
+
+
+def test_comments_are_kept_for_fmt():
+    source, _, _ = parse_text("t.septum", "# header\nzone a { networks 10.1.0.0/24 }  # trailing\n")
+    assert [(c.text, c.line) for c in source.comments] == [("# header", 1), ("# trailing", 2)]
+
+
+def test_strings_with_escapes():
+    flow = one(r'allow a -> b : https "say \"hi\" \\ there"')
+    assert flow.justification == 'say "hi" \\ there'
+
+
+def test_order_independent(tmp_path):
+    """Reordering statements and splitting files never changes the resolved policy."""
+    statements = [s for s in BASE.strip().splitlines()] + ["host h in a { address 10.0.1.9 }", "allow h -> b : https"]
+    forward = load(tmp_path / "one", {"p.septum": "\n".join(statements)})
+    backward = load(tmp_path / "two", {
+        "x/second.septum": "\n".join(reversed(statements[3:])), "first.septum": "\n".join(reversed(statements[:3]))})
+    assert forward.diagnostics == [] and backward.diagnostics == []
+    edges = lambda r: sorted((u, v, d["services"]) for u, v, d in r.graph.edges(data=True))
+    assert edges(forward) == edges(backward)
+    assert sorted(forward.policy.zones) == sorted(backward.policy.zones)
+
+
+def test_use_resolves_tree_first_then_catalogue(tmp_path):
+    result = load(tmp_path, {
+        "site.septum": "use catalog.clinical\nuse lib.local\nzone a { networks 10.1.0.0/24 }\nzone b { networks 10.2.0.0/24 }\n"
+                       "allow a -> b : dicom-tls, mine",
+        "lib/local.septum": "service mine { tcp 9999 }",
+    })
+    assert result.diagnostics == []
+    assert "dicom-tls" in result.policy.services and "mine" in result.policy.services
+    assert any(f.path.startswith("<septum>/") for f in result.policy.files)
