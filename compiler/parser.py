@@ -369,8 +369,8 @@ class FileParser:
         accepted = {k for k in accepted if _can_shift(state_stack, k)}
         starts_statement = accepted & STATEMENT_KEYWORDS
         expected = sorted({_describe_type(k, self.by_type) for k in accepted - STATEMENT_KEYWORDS})
-        if len(expected) > 8:
-            expected = expected[:8] + ["..."]
+        if len(expected) > 12:
+            expected = expected[:12] + ["..."]
         if starts_statement:
             expected.append("a new statement")
         found = "end of file" if token.type == "$END" else f"'{token.value}'"
@@ -416,6 +416,8 @@ def _join(items: list[str]) -> str:
 def _syntax_help(token: Tok, accepts: dict) -> str:
     if "RBRACE" in accepts and token.type in STATEMENT_KEYWORDS | {"$END"}:
         return "is a '}' missing to close the block above?"
+    if token.type in STATEMENT_KEYWORDS:
+        return f"the statement before this line is not finished; complete it before '{token.value}'"
     if token.type == "NAME" and "NAME" not in accepts and "COMMA" in accepts:
         return "separate list items with ','"
     if token.type == "$END":

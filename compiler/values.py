@@ -53,7 +53,7 @@ def parse_cidr(text: str) -> str:
 def parse_int(text: str, low: int, high: int, what: str, code: str) -> int:
     value = int(text)
     if not low <= value <= high:
-        raise ValueProblem(code, f"{what} {value} is out of range", f"a {what} is a whole number from {low} to {high}")
+        raise ValueProblem(code, f"{what} {value} is out of range", f"use a whole number from {low} to {high}")
     return value
 
 

@@ -43,7 +43,7 @@ def test_exit_1_on_findings_and_json_locations(tmp_path):
     assert finding["code"] == "E301" and finding["severity"] == "error"
     assert finding["location"] == {"file": str(tmp_path / "p.septum"), "line": 7, "column": 19, "end_line": 7,
                                    "end_column": 30}
-    assert finding["related"][0]["location"]["line"] == 5
+    assert finding["related"][0]["location"]["line"] == 4
 
 
 def test_warnings_pass_unless_strict(tmp_path):
