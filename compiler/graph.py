@@ -65,8 +65,7 @@ def build_graph(policy: Policy) -> nx.MultiDiGraph:
             if source in excluded_sources:
                 continue
             for destination in destinations.endpoints():
-                if destination in excluded_destinations:
-                    continue
+                if destination not in excluded_destinations:
                     edges.append((source, destination, index, attributes))
     graph.add_edges_from(edges)
     return graph
