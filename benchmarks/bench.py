@@ -63,10 +63,12 @@ res = C.load_policy(path)
 out["load"] = time.perf_counter() - t1
 timings = dict(getattr(res, "timings", None) or {})
 policy = getattr(res, "policy", None)
+graph = getattr(res, "graph", None)
 if "graph" not in timings and hasattr(C, "build_graph") and policy is not None:
     t2 = time.perf_counter()
-    C.build_graph(policy)
+    graph = C.build_graph(policy)
     timings["graph"] = time.perf_counter() - t2
+out["edges"] = graph.number_of_edges() if hasattr(graph, "number_of_edges") else None
 out["timings"] = {k: float(v) for k, v in timings.items()}
 diags = list(getattr(res, "diagnostics", None) or [])
 out["diagnostics"] = len(diags)
@@ -181,6 +183,7 @@ def measure(name, label, path, counts, budgets, env, cwd, repeat, warmup, timeou
         row["import_s"] = statistics.median(p["import"] for p in phases)
         row["load_s"] = statistics.median(p["load"] for p in phases)
         row["phases_mb"] = max(max(p["rss"], p["child_rss"]) for p in phases) / MB
+        row["edges"] = phases[-1].get("edges")
         row["diagnostics"] = phases[-1]["diagnostics"]
         row["severity"] = phases[-1]["severity"]
         row["diagnostic_sample"] = phases[-1]["sample"]
@@ -207,8 +210,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
     out = [f"Septum benchmarks — Python {meta['python']} on {meta['platform']}, "
            f"{meta['cpus']} CPUs; median of {meta['repeat']} run(s), fresh process each.", ""]
     out.append("| scenario | zones | hosts | flows | files | `septum check` s | check RSS MB "
-               "| parse s | resolve s | graph s | API RSS MB | diagnostics | budget |")
-    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+               "| parse s | resolve s | graph s | graph edges | API RSS MB | diagnostics | budget |")
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
     for r in rows:
         ph = r.get("phases_s", {})
         budget = []
@@ -229,6 +232,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
         out.append(f"| {r['label']} | {r.get('zones', '—')} | {r.get('hosts', '—')} | {r.get('flows', '—')} "
                    f"| {r.get('files', '—')} | {check} | {_fmt_mb(r['check_mb'])} "
                    f"| {_fmt_s(ph.get('parse'))} | {_fmt_s(ph.get('resolve'))} | {_fmt_s(ph.get('graph'))} "
+                   f"| {r.get('edges') if r.get('edges') is not None else '—'} "
                    f"| {_fmt_mb(r.get('phases_mb'))} | {diag_s} | {'; '.join(budget) or '—'} |")
     notes = []
     for r in rows:

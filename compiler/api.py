@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,16 @@ def load_policy(path: str | Path = "zones", *, graph: bool = True) -> LoadResult
     whenever the policy resolves (even with findings), so tools can still show it.
     """
     path = Path(path)
+    collecting = gc.isenabled()
+    gc.disable()  # a policy is millions of small objects and no cycles worth collecting mid-load
+    try:
+        return _load(path, graph)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load(path: Path, graph: bool) -> LoadResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if not path.exists():

@@ -1,8 +1,8 @@
 """The one transformer from grammar rules to model objects.
 
-`ModelBuilder.build(rule, children, start, end)` is called by the parser for every reduction, with
-anonymous tokens already filtered out, exactly like a lark `Transformer`; each method is named after
-its rule in `grammar/septum.lark`. Literal values are validated here, so a bad CIDR or port is
+The parser calls the method named after a rule of `grammar/septum.lark` for every reduction of
+that rule, with anonymous tokens filtered out, exactly like a lark `Transformer`, and with the
+rule's source span. Literal values are validated here, so a bad CIDR or port is
 reported at its exact token.
 """
 
@@ -78,9 +78,6 @@ class ModelBuilder:
     def __init__(self, span: Callable[[int, int], Span], diagnostics: list[Diagnostic]) -> None:
         self.span = span
         self.diagnostics = diagnostics
-
-    def build(self, rule: str, children: list, start: int, end: int) -> Any:
-        return getattr(self, rule)(children, self.span(start, end))
 
     # ---- helpers -----------------------------------------------------------
 

@@ -19,7 +19,6 @@ import pickle
 import re
 import tempfile
 from pathlib import Path
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 
@@ -31,35 +30,40 @@ STATEMENT_KEYWORDS = frozenset(
     {"USE", "ZONE", "HOST", "GROUP", "DATATYPE", "SERVICE", "ALLOW", "ASSERT", "REQUIRE", "WAIVE", "DEVICE_ROLE"}
 )
 
+# One match per token, blanks before it included; every character is matched by something.
 _MASTER = re.compile(
     r"""
-    (?P<WS>[ \t\r\f\n]+)
-  | (?P<COMMENT>\#[^\n]*)
-  | (?P<STRING>"(?:[^"\\\n]|\\.)*")
-  | (?P<BADSTRING>"[^\n]*)
-  | (?P<IPV6>(?:[0-9A-Fa-f]{0,4}:){2,}[0-9A-Fa-f.:]*(?:/[0-9]*)?)
-  | (?P<IPV4>[0-9]+(?:\.[0-9]*)+(?:/[0-9]*)?)
-  | (?P<INT>[0-9]+)
-  | (?P<WORD>[A-Za-z_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)
-  | (?P<PUNCT>->|[{}:;,=.\-])
+    [ \t\r\f\n]*
+    (?:
+      (?P<COMMENT>\#[^\n]*)
+    | (?P<STRING>"(?:[^"\\\n]|\\.)*")
+    | (?P<BADSTRING>"[^\n]*)
+    | (?P<IPV6>(?:[0-9A-Fa-f]{0,4}:){2,}[0-9A-Fa-f.:]*(?:/[0-9]*)?)
+    | (?P<IPV4>[0-9]+(?:\.[0-9]*)+(?:/[0-9]*)?)
+    | (?P<DATE>[0-9]+-[0-9]+-[0-9]+)
+    | (?P<INT>[0-9]+)
+    | (?P<WORD>[A-Za-z_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)
+    | (?P<PUNCT>->|[{}:;,=.\-])
+    | (?P<BAD>.)
+    | (?P<EOF>$)
+    )
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.DOTALL,
 )
-SHIFT, REDUCE = 0, 1
 _IFNAME = re.compile(r"[A-Za-z][A-Za-z0-9_./:-]*")
-_DATE = re.compile(r"[0-9]+-[0-9]+-[0-9]+")
 _WORD_ALTERNATION = re.compile(r"\(\?:([a-z0-9|-]+)\)")
 
 
-@dataclass(frozen=True)
-class _Rule:
-    name: str  # callback name: alias or rule name
+class _Rule(NamedTuple):
     size: int
     keep: tuple[int, ...]  # child positions that survive (named tokens and rules)
     splice: frozenset[int]  # positions holding an inlined list (internal `_` rules)
-    expand1: bool
-    inline: bool  # internal rule: its children are spliced into the parent
+    mode: int  # INLINE: a list spliced into the parent; EXPAND: `?rule` with one child; BUILD
     origin: str
+    name: str  # the builder method: alias or rule name
+
+
+INLINE, EXPAND, BUILD = 0, 1, 2
 
 
 class _Tables(NamedTuple):
@@ -77,7 +81,7 @@ def _cache_file(grammar: str) -> Path:
     return Path(base) / "septum" / f"tables-{digest}.pickle"
 
 
-_TABLE_FORMAT = 1
+_TABLE_FORMAT = 3
 
 
 @functools.cache
@@ -119,32 +123,31 @@ def _build_tables(grammar: str) -> _Tables:
             keep.append(i)
             if not sym.is_term and sym.name.startswith("_"):
                 splice.add(i)
+        inline = rule.origin.name.startswith("_")
+        expand = bool(rule.options.expand1) and not rule.alias
         rules[index] = _Rule(
-            name=rule.alias or rule.origin.name,
             size=len(rule.expansion),
             keep=tuple(keep),
             splice=frozenset(splice),
-            expand1=bool(rule.options.expand1) and not rule.alias,
-            inline=rule.origin.name.startswith("_"),
-            origin=rule.origin.name,
+            mode=INLINE if inline else EXPAND if expand else BUILD,
+            origin=str(rule.origin.name),
+            name=str(rule.alias or rule.origin.name),
         )
+    # actions: a shift to state N is N; a reduction by rule R is -1 - R; gotos are shifts
     states = {
-        state: {
-            kind: (SHIFT, arg) if action is Shift else (REDUCE, rule_ids[arg])
-            for kind, (action, arg) in actions.items()
-        }
+        state: {str(kind): arg if action is Shift else -1 - rule_ids[arg] for kind, (action, arg) in actions.items()}
         for state, actions in table.states.items()
     }
     words, punct = {}, {}
     for term in lark.terminals:
         pattern = term.pattern
         if type(pattern).__name__ == "PatternStr":
-            (words if pattern.value[0].isalpha() else punct)[pattern.value] = term.name
+            (words if pattern.value[0].isalpha() else punct)[str(pattern.value)] = str(term.name)
         else:
             alternation = _WORD_ALTERNATION.fullmatch(pattern.value)
             if alternation:
                 for word in alternation.group(1).split("|"):
-                    words[word] = term.name
+                    words[word] = str(term.name)
     return _Tables(states, table.start_states["start"], table.end_states["start"], rules, words, punct)
 
 
@@ -200,171 +203,182 @@ class FileParser:
         end_line, end_column = self.lines.position(end)
         return Span(file=self.path, line=line, column=column, end_line=end_line, end_column=end_column)
 
-    # ---- lexing -------------------------------------------------------------
-
-    def _tokens(self, accepts_of):
-        """Yield tokens; `accepts_of()` gives the terminal types the parser accepts now."""
-        text, words, punct = self.text, tables().words, tables().punct
-        pos, length = 0, len(self.text)
-        master = _MASTER.match
-        while pos < length:
-            accepts = accepts_of()
-            if "IFNAME" in accepts and (m := _IFNAME.match(text, pos)):
-                yield Tok("IFNAME", m.group(), pos, m.end())
-                pos = m.end()
-                continue
-            if "DATE" in accepts and (m := _DATE.match(text, pos)):
-                yield Tok("DATE", m.group(), pos, m.end())
-                pos = m.end()
-                continue
-            m = master(text, pos)
-            if m is None:
-                self._error("E002", f"unexpected character {text[pos]!r}", pos, pos + 1,
-                            "remove it; names use letters, digits, '-' and '_'")
-                pos += 1
-                continue
-            kind, value, end = m.lastgroup, m.group(), m.end()
-            if kind == "WS":
-                pass
-            elif kind == "COMMENT":
-                line, column = self.lines.position(pos)
-                self.comments.append(Comment(text=value, line=line, column=column))
-            elif kind == "BADSTRING":
-                self._error("E003", "this string is not closed before the end of the line", pos, end,
-                            'close it with a double quote (") on the same line')
-            elif kind == "WORD":
-                word_type = words.get(value)
-                if word_type is not None and (
-                    word_type in accepts
-                    or "NAME" not in accepts
-                    or (word_type in STATEMENT_KEYWORDS and not text[text.rfind("\n", 0, pos) + 1:pos].strip())
-                ):
-                    yield Tok(word_type, value, pos, end)
-                else:
-                    yield Tok("NAME", value, pos, end)
-            elif kind == "PUNCT":
-                yield Tok(punct[value], value, pos, end)
-            else:
-                yield Tok(kind, value, pos, end)
-            pos = end
-        yield Tok("$END", "", length, length)
+    # ---- lexing and parsing, in one loop (this is the hot path) ---------------------
 
     def _error(self, code: str, message: str, start: int, end: int, help: str | None) -> None:
         self.diagnostics.append(Diagnostic(code, message, self.span(start, end), help))
 
-    # ---- parsing ------------------------------------------------------------
+    def _pretokens(self) -> list[tuple[str, str, int, int]]:
+        """Context-free tokens (kind, text, start, end); the parser settles words and interface
+        names against its state, and reports stray characters (an interface name may hold some)."""
+        out = []
+        append = out.append
+        for m in _MASTER.finditer(self.text):
+            kind = m.lastgroup
+            if kind is None:
+                continue
+            start, end = m.start(kind), m.end()
+            if kind == "COMMENT":
+                line, column = self.lines.position(start)
+                self.comments.append(Comment(text=m.group(kind), line=line, column=column))
+            elif kind == "EOF":
+                break
+            else:
+                append((kind, m.group(kind), start, end))
+        length = len(self.text)
+        append(("$END", "", length, length))
+        return out
+
+    def _lexical_error(self, kind: str, value: str, start: int, end: int) -> None:
+        if kind == "BAD":
+            self._error("E002", f"unexpected character {value!r}", start, end,
+                        "remove it; names use letters, digits, '-' and '_'")
+        else:
+            self._error("E003", "this string is not closed before the end of the line", start, end,
+                        'close it with a double quote (") on the same line')
+
+    def _word(self, value: str, start: int, accepts: dict) -> str:
+        """A word is a keyword where the parser takes that keyword, or where it cannot take a
+        name, or when it starts a statement at the start of a line; otherwise it is a name."""
+        word_type = tables().words.get(value)
+        if word_type is None:
+            return "NAME"
+        if word_type in accepts or "NAME" not in accepts:
+            return word_type
+        if word_type in STATEMENT_KEYWORDS and not self.text[self.text.rfind("\n", 0, start) + 1:start].strip():
+            return word_type
+        return "NAME"
 
     def parse(self) -> SourceFile:
         t = tables()
-        states, rules, builder = t.states, t.rules, self.builder
-        state_stack: list[int] = [t.start]
-        value_stack: list[Any] = []
-        start_stack: list[int] = []
-        end_stack: list[int] = []
-        tokens = self._tokens(lambda: states[state_stack[-1]])
+        states, rules, end_state = t.states, t.rules, t.end
+        span, text = self.span, self.text
+        callbacks = [getattr(self.builder, rules[i].name, None) for i in range(len(rules))]
+        punct, words = t.punct, t.words
+        pretokens = self._pretokens()
+        index = 0
+        # one stack of (state, value, start offset, end offset)
+        stack: list[tuple[int, Any, int, int]] = [(t.start, None, 0, 0)]
+        state = t.start
         statements: list = []
-        recovering_from: int | None = None
-        for token in tokens:
-            if recovering_from is not None:
-                if not self._is_sync(token, states, state_stack, value_stack, start_stack, end_stack):
+        recovering = False
+        while True:
+            kind, value, start, end = pretokens[index]
+            index += 1
+            actions = states[state]
+            if kind == "WORD":
+                kind = "NAME" if value not in words else self._word(value, start, actions)
+            elif kind == "PUNCT":
+                kind = punct[value]
+            elif kind == "BAD" or kind == "BADSTRING":
+                self._lexical_error(kind, value, start, end)
+                continue
+            if "IFNAME" in actions and kind != "$END" and (m := _IFNAME.match(text, start)):
+                kind, value, end = "IFNAME", m.group(), m.end()
+                while pretokens[index][2] < end:
+                    index += 1
+            token = Tok(kind, value, start, end)
+            if recovering:
+                if not self._resync(token, stack):
                     continue
-                recovering_from = None
+                recovering = False
+                state = stack[-1][0]
+                actions = states[state]
             while True:
-                action = states[state_stack[-1]].get(token.type)
+                action = actions.get(kind)
                 if action is None:
-                    self._syntax_error(token, state_stack)
-                    self._remember_broken_name(value_stack)
-                    recovering_from = token.start
-                    if self._is_sync(token, states, state_stack, value_stack, start_stack, end_stack) \
-                            and states[state_stack[-1]].get(token.type) is not None:
-                        recovering_from = None
-                        continue
+                    self._syntax_error(token, stack)
+                    self._remember_broken_name(stack)
+                    recovering = not (self._resync(token, stack) and kind in states[stack[-1][0]])
+                    state = stack[-1][0]
+                    actions = states[state]
+                    if recovering:
+                        break
+                    continue
+                if action >= 0:
+                    state = action
+                    stack.append((state, token, start, end))
                     break
-                kind, arg = action
-                if kind == SHIFT:
-                    state_stack.append(arg)
-                    value_stack.append(token)
-                    start_stack.append(token.start)
-                    end_stack.append(token.end)
-                    break
-                rule = rules[arg]
-                size = rule.size
+                rule_index = -1 - action
+                size, keep, splice, mode, origin, _ = rules[rule_index]
+                if mode == EXPAND and size == 1 and keep == (0,):  # `?a: b`: relabel the top entry
+                    top = stack[-1]
+                    state = states[stack[-2][0]][origin]
+                    stack[-1] = (state, top[1], top[2], top[3])
+                    actions = states[state]
+                    continue
                 if size:
-                    children = value_stack[-size:]
-                    start, end = start_stack[-size], end_stack[-1]
-                    del state_stack[-size:], value_stack[-size:], start_stack[-size:], end_stack[-size:]
-                else:
-                    children, start, end = [], token.start, token.start
-                kept: list = []
-                for i in rule.keep:
-                    if i in rule.splice:
-                        if not kept and rule.inline:
-                            kept = children[i]  # left recursion: extend the list in place
-                        else:
-                            kept.extend(children[i])
+                    entries = stack[-size:]
+                    del stack[-size:]
+                    rule_start, rule_end = entries[0][2], entries[-1][3]
+                    if splice:
+                        kept: list = []
+                        for i in keep:
+                            if i in splice:
+                                if not kept and mode == INLINE:
+                                    kept = entries[i][1]  # left recursion: extend the list in place
+                                else:
+                                    kept.extend(entries[i][1])
+                            else:
+                                kept.append(entries[i][1])
                     else:
-                        kept.append(children[i])
-                if rule.inline:
-                    value = kept
-                elif rule.expand1 and len(kept) == 1:
-                    value = kept[0]
+                        kept = [entries[i][1] for i in keep]
                 else:
-                    value = builder.build(rule.name, kept, start, end)
-                state_stack.append(states[state_stack[-1]][rule.origin][1])
-                value_stack.append(value)
-                start_stack.append(start)
-                end_stack.append(end)
-                if state_stack[-1] == t.end:
-                    statements = value
+                    kept, rule_start, rule_end = [], start, start
+                if mode == INLINE:
+                    result = kept
+                elif mode == EXPAND and len(kept) == 1:
+                    result = kept[0]
+                else:
+                    result = callbacks[rule_index](kept, span(rule_start, rule_end))
+                state = states[stack[-1][0]][origin]
+                stack.append((state, result, rule_start, rule_end))
+                if state == end_state:
+                    statements = result
                     break
-            if token.type == "$END":
+                actions = states[state]
+            if kind == "$END":
                 break
-        if state_stack[-1] != t.end:
-            statements = self._completed_statements(value_stack)
-        return SourceFile(
-            path=self.path, module=None, statements=tuple(statements), comments=tuple(self.comments)
-        )
+        if state != end_state:
+            statements = self._completed_statements(stack)
+        return SourceFile(path=self.path, module=None, statements=tuple(statements), comments=tuple(self.comments))
 
-    def _is_sync(self, token, states, state_stack, value_stack, start_stack, end_stack) -> bool:
-        """After an error: resume at end of file or at a statement keyword that starts its line.
-
-        Pops the partial statement off the stacks, back to a state that can take the token.
-        """
+    def _resync(self, token: Tok, stack: list) -> bool:
+        """After an error: resume at end of file or at a statement keyword that starts its line,
+        popping the partial statement off the stack, back to a state that can take the token."""
+        states = tables().states
         if token.type != "$END":
             if token.type not in STATEMENT_KEYWORDS:
                 return False
             line_start = self.text.rfind("\n", 0, token.start) + 1
             if self.text[line_start:token.start].strip():
                 return False
-        while len(state_stack) > 1:
-            action = states[state_stack[-1]].get(token.type)
-            if action is not None and (action[0] == SHIFT or token.type == "$END"):
+        while len(stack) > 1:
+            action = states[stack[-1][0]].get(token.type)
+            if action is not None and (action >= 0 or token.type == "$END"):
                 return True
-            state_stack.pop()
-            value_stack.pop()
-            start_stack.pop()
-            end_stack.pop()
+            stack.pop()
         return True
 
-    def _completed_statements(self, value_stack: list) -> list:
+    def _completed_statements(self, stack: list) -> list:
         done: list = []
-        for value in value_stack:
+        for _, value, _, _ in stack:
             if isinstance(value, list):
                 done.extend(v for v in value if v is not None and not isinstance(v, Tok))
             elif value is not None and not isinstance(value, Tok) and getattr(value, "kind", None):
                 done.append(value)
         return done
 
-    def _remember_broken_name(self, value_stack: list) -> None:
+    def _remember_broken_name(self, stack: list) -> None:
         """The name a broken definition was giving, so later stages do not call it unknown."""
-        for first, second in zip(value_stack, value_stack[1:]):
+        values = [entry[1] for entry in stack]
+        for first, second in zip(values, values[1:]):
             if isinstance(first, Tok) and first.type in STATEMENT_KEYWORDS and isinstance(second, Tok) \
                     and second.type == "NAME":
                 self.broken_names.add(second.value)
-        if len(value_stack) >= 3 and isinstance(value_stack[-3], Tok) and value_stack[-3].type == "DEVICE_ROLE":
-            self.broken_names.add(value_stack[-2].value)
 
-    def _syntax_error(self, token: Tok, state_stack: list[int]) -> None:
+    def _syntax_error(self, token: Tok, stack: list) -> None:
+        state_stack = [entry[0] for entry in stack]
         accepted = {k for k in tables().states[state_stack[-1]] if (k.isupper() or k == "$END")}
         accepted = {k for k in accepted if _can_shift(state_stack, k)}
         starts_statement = accepted & STATEMENT_KEYWORDS
@@ -394,16 +408,16 @@ def _can_shift(state_stack: list[int], kind: str) -> bool:
         action = t.states[stack[-1]].get(kind)
         if action is None:
             return False
-        if action[0] == SHIFT or stack[-1] == t.end:
+        if action >= 0 or stack[-1] == t.end:
             return True
-        rule = t.rules[action[1]]
+        rule = t.rules[-1 - action]
         if rule.size:
             del stack[-rule.size:]
         goto = t.states[stack[-1]].get(rule.origin)
         if goto is None:
             return kind == "$END"
-        stack.append(goto[1])
-        if stack[-1] == t.end:
+        stack.append(goto)
+        if goto == t.end:
             return kind == "$END"
 
 

@@ -146,7 +146,6 @@ class _Gen:
         self.hosts: list[tuple[str, int, int]] = []  # (name, zone, index in zone)
         self.zone_hosts: list[list[int]] = []  # host ids per zone
         self.tag_sets: dict[str, list[int]] = {}  # tag -> zone ids (insertion order)
-        regular_roles = [r for r in ROLES]
         for k in range(self.n_zones):
             if k >= self.n_regular:
                 role = -1
@@ -156,7 +155,7 @@ class _Gen:
                 if k < len(FIXED_ROLES):
                     role = ROLE_INDEX[FIXED_ROLES[k]]
                 else:
-                    role = rng.randrange(len(regular_roles))
+                    role = rng.randrange(len(ROLES))
                 name = f"{ROLES[role][0]}-{k + 1}"
                 site = k // ZONES_PER_SITE
                 self.tag_sets.setdefault(f"site-{site + 1}", []).append(k)
@@ -507,7 +506,9 @@ def generate(out_dir: pathlib.Path, zones: int, flows: int, hosts_per_zone: int 
 
     ``files`` is the number of zone files and of flow files (default: one zone
     file per 500 zones, one flow file per 2,500 flows, at least two flow files).
-    Returns counts of what was written.
+    Returns counts of what was written. ``flows`` is a target: the actual number
+    can be higher when every zone and host must appear in some flow (at most 64
+    of them share one flow's source), e.g. 65,536 zones with 1,000 flows.
     """
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
