@@ -124,3 +124,19 @@ def test_unknown_option_exit_2():
 def test_default_path_is_zones_in_cwd():
     result = run_septum("check", cwd=ROOT)
     assert result.returncode == 0
+
+
+def test_readme_tutorial_mistake(tmp_path):
+    """The README's step 2, as written there."""
+    import shutil
+
+    copy = tmp_path / "zones"
+    shutil.copytree(ZONES, copy)
+    imaging = copy / "hospital" / "imaging.septum"
+    imaging.write_text(imaging.read_text() + "allow modalites -> pacs : dicom-tls\n")
+    result = run_septum("check", str(copy))
+    assert result.returncode == 2
+    assert "error[E201]: unknown zone, host or group 'modalites'" in result.stdout
+    assert "= help: did you mean 'modalities'?" in result.stdout
+    readme = (ROOT / "README.md").read_text()
+    assert "error[E201]: unknown zone, host or group 'modalites'" in readme
