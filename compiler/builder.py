@@ -75,9 +75,10 @@ SINGLE_CLAUSES = {"description", "vlan", "trust", "broker", "sensitivity", "encr
 
 
 class ModelBuilder:
-    def __init__(self, span: Callable[[int, int], Span], diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, span: Callable[[int, int], Span], diagnostics: list[Diagnostic], broken_names: set[str]) -> None:
         self.span = span
         self.diagnostics = diagnostics
+        self.broken_names = broken_names  # definitions dropped for a bad value: not "unknown" later
 
     # ---- helpers -----------------------------------------------------------
 
@@ -405,10 +406,14 @@ class ModelBuilder:
     def device(self, children: list, span: Span) -> Device:
         role, name, backend = children[:3]
         fields, clauses = self.clauses(children[3:])
+        kind = self.enum(backend, BackendKind, "backend kind")
+        if kind is None:
+            self.broken_names.add(name.value)
+            return None
         return Device(
             role=DeviceRole(role.value),
             name=name.value,
-            backend=self.enum(backend, BackendKind, "backend kind"),
+            backend=kind,
             description=fields.get("description"),
             bindings=tuple(fields.get("bindings", ())),
             span=span,

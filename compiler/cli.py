@@ -94,7 +94,7 @@ def check(path: Path, output_format: str, strict: bool) -> None:
 @main.command()
 @PATH_ARG
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if any file would be reformatted.")
-@click.option("--diff", "show_diff", is_flag=True, help="Show what would change, as a unified diff.")
+@click.option("--diff", "show_diff", is_flag=True, help="Change nothing; print what would change as a unified diff.")
 @_guard
 def fmt(path: Path, check_only: bool, show_diff: bool) -> None:
     """Rewrite zone files under PATH in the one canonical layout.
@@ -126,15 +126,15 @@ def fmt(path: Path, check_only: bool, show_diff: bool) -> None:
         if show_diff:
             click.echo("".join(difflib.unified_diff(
                 text.splitlines(True), formatted.splitlines(True), f"a/{file}", f"b/{file}")), nl=False)
-        if not check_only:
+        if not (check_only or show_diff):
             _write_atomically(file, formatted)
-    verb = "would reformat" if check_only else "reformatted"
+    verb = "would reformat" if check_only or show_diff else "reformatted"
     for file in changed:
         click.echo(f"{verb} {file}", err=True)
     click.echo(f"septum fmt: {len(changed)} of {len(files)} files {verb.split()[-1]}", err=True)
     if broken:
         sys.exit(2)
-    sys.exit(1 if check_only and changed else 0)
+    sys.exit(1 if (check_only or show_diff) and changed else 0)
 
 
 @main.command()

@@ -194,7 +194,7 @@ class FileParser:
         self.diagnostics: list[Diagnostic] = []
         self.comments: list[Comment] = []
         self.broken_names: set[str] = set()
-        self.builder = ModelBuilder(self.span, self.diagnostics)
+        self.builder = ModelBuilder(self.span, self.diagnostics, self.broken_names)
         t = tables()
         self.by_type = {v: k for k, v in {**t.words, **t.punct}.items()}
 

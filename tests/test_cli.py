@@ -140,3 +140,12 @@ def test_readme_tutorial_mistake(tmp_path):
     assert "= help: did you mean 'modalities'?" in result.stdout
     readme = (ROOT / "README.md").read_text()
     assert "error[E201]: unknown zone, host or group 'modalites'" in readme
+
+
+def test_fmt_diff_changes_nothing(tmp_path):
+    original = "zone a{networks 10.0.1.0/24}\n"
+    write_tree(tmp_path, {"p.septum": original})
+    result = run_septum("fmt", "--diff", str(tmp_path))
+    assert result.returncode == 1
+    assert "+zone a {" in result.stdout and "-zone a{networks 10.0.1.0/24}" in result.stdout
+    assert (tmp_path / "p.septum").read_text() == original

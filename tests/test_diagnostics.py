@@ -119,3 +119,10 @@ def test_syntax_error_does_not_hide_definitions(tmp_path):
     """A broken zone is not also reported as unknown where it is used."""
     result = load(tmp_path, {"p.septum": BASE + "zone c { networks 10.0.3.0/24 vlan }\nallow c -> b : https"})
     assert [d.code for d in result.diagnostics] == ["E001"]
+
+
+def test_bad_backend_kind_reports_once(tmp_path):
+    result = load(tmp_path, {"p.septum": BASE + "firewall fw nftabls { interface eth1 zone a }"})
+    assert [(d.code, d.message, d.help) for d in result.diagnostics] == [
+        ("E109", "'nftabls' is not a backend kind",
+         "did you mean 'nftables'? a backend kind is one of: nftables, cisco-ios, openflow")]
