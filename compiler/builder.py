@@ -71,7 +71,7 @@ class Piece(NamedTuple):
     span: Span
 
 
-SINGLE_CLAUSES = {"description", "vlan", "trust", "broker", "sensitivity", "encrypted", "log", "within", "justification"}
+SINGLE_CLAUSES = {"description", "vlan", "trust", "broker", "sensitivity", "encrypted", "legacy", "log", "within", "justification"}
 
 
 class ModelBuilder:
@@ -222,6 +222,9 @@ class ModelBuilder:
     def encrypted(self, children: list, span: Span) -> Piece:
         return Piece("encrypted", True, span)
 
+    def legacy(self, children: list, span: Span) -> Piece:
+        return Piece("legacy", True, span)
+
     def carrying(self, children: list[Piece], span: Span) -> Piece:
         return Piece("carrying", children[0].value, span)
 
@@ -329,6 +332,7 @@ class ModelBuilder:
             matches=tuple(fields.get("matches", ())),
             carries=tuple(fields.get("carries", ())),
             encrypted=fields.get("encrypted", False),
+            legacy=fields.get("legacy", False),
             span=span,
             name_span=self.tok_span(children[0]),
             clauses=clauses,

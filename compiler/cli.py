@@ -74,7 +74,7 @@ def check(path: Path, output_format: str, strict: bool) -> None:
     from .api import load_policy
     from .render import render_human, render_json
 
-    result = load_policy(path, graph=output_format == "json")
+    result = load_policy(path, graph=False)
     status = result.exit_status(strict)
     if output_format == "json":
         policy = result.policy

@@ -155,6 +155,7 @@ class Service(Frozen):
     matches: tuple[Match, ...] = ()
     carries: tuple[Ref, ...] = ()
     encrypted: bool = False
+    legacy: bool = False  # a legacy-risk protocol (SMB, RDP, Telnet, FTP, VNC): flagged when it crosses zones
     span: Span
     name_span: Span
     clauses: tuple[Clause, ...] = ()

@@ -137,6 +137,8 @@ def _service_clauses(service: Service) -> list[tuple[str, str]]:
         clauses.append(("carries", f"carries {names(service.carries)}"))
     if service.encrypted:
         clauses.append(("encrypted", "encrypted"))
+    if service.legacy:
+        clauses.append(("legacy", "legacy"))
     return clauses
 
 

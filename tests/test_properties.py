@@ -67,9 +67,9 @@ hosts = st.builds(
     names, refs, st.none() | text, networks, st.just(()) | ref_lists,
 )
 services = st.builds(
-    lambda n, d, m, c, e: Service(name=n, description=d, matches=tuple(m), carries=c, encrypted=e, span=SPAN,
-                                  name_span=SPAN),
-    names, st.none() | text, st.lists(matches, max_size=3), st.just(()) | ref_lists, st.booleans(),
+    lambda n, d, m, c, e, old: Service(name=n, description=d, matches=tuple(m), carries=c, encrypted=e, legacy=old,
+                                       span=SPAN, name_span=SPAN),
+    names, st.none() | text, st.lists(matches, max_size=3), st.just(()) | ref_lists, st.booleans(), st.booleans(),
 )
 datatypes = st.builds(lambda n, s, d: DataType(name=n, sensitivity=s, description=d, span=SPAN, name_span=SPAN),
                       names, st.sampled_from(list(Sensitivity)), st.none() | text)
