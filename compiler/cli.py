@@ -8,12 +8,12 @@ policy, or bad arguments); 3 an internal error in Septum itself (please report i
 from __future__ import annotations
 
 import functools
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
+
+from .files import write_atomically
 
 EXIT_INTERNAL = 3
 
@@ -127,7 +127,7 @@ def fmt(path: Path, check_only: bool, show_diff: bool) -> None:
             click.echo("".join(difflib.unified_diff(
                 text.splitlines(True), formatted.splitlines(True), f"a/{file}", f"b/{file}")), nl=False)
         if not (check_only or show_diff):
-            _write_atomically(file, formatted)
+            write_atomically(file, formatted)
     verb = "would reformat" if check_only or show_diff else "reformatted"
     for file in changed:
         click.echo(f"{verb} {file}", err=True)
@@ -156,23 +156,8 @@ def graph(path: Path, output_format: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
     else:
-        _write_atomically(output, text)
+        write_atomically(output, text)
     sys.exit(0)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o7777)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import functools
 import graphlib
-import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +33,7 @@ class LoadedFiles:
 
 
 def builtin_root():
-    return importlib.resources.files("septum").joinpath("zones")
+    return Path(__file__).resolve().parent.parent / "zones"
 
 
 def _builtin_modules() -> dict[str, object]:

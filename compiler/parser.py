@@ -13,18 +13,19 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
-import importlib.resources
 import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
 
 from .builder import ModelBuilder, Tok
+from .files import write_atomically
 from .diagnostics import Diagnostic
 from .model import Comment, SourceFile, Span
+
+GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "septum.lark"
 
 STATEMENT_KEYWORDS = frozenset(
     {"USE", "ZONE", "HOST", "GROUP", "DATATYPE", "SERVICE", "ALLOW", "ASSERT", "REQUIRE", "WAIVE", "DEVICE_ROLE"}
@@ -88,7 +89,7 @@ _TABLE_FORMAT = 3
 def tables() -> _Tables:
     """The LALR tables, built by lark from the grammar and cached on disk (importing lark and
     building the tables costs more than checking a whole hospital)."""
-    grammar = importlib.resources.files("septum.grammar").joinpath("septum.lark").read_text()
+    grammar = GRAMMAR.read_text(encoding="utf-8")
     cache = _cache_file(grammar)
     try:
         with open(cache, "rb") as handle:
@@ -98,10 +99,7 @@ def tables() -> _Tables:
     built = _build_tables(grammar)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=cache.parent, prefix=".tables-")
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(built, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, cache)
+        write_atomically(cache, pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
         pass  # a read-only home only costs speed
     return built
