@@ -105,27 +105,28 @@ class Policy:
             zones.update(self.tagged_zones().get(item.tag, ()))
             hosts.update(self.tagged_hosts().get(item.tag, ()))
         elif isinstance(item, SelHolding):
-            zones.update(z.name for z in self.zones.values() if any(r.name == item.datatype for r in z.holds))
+            zones.update(self.holding_zones().get(item.datatype, ()))
         elif isinstance(item, SelAddress):
             addresses.add(item.cidr)
 
-    def tagged_zones(self) -> dict[str, list[str]]:
-        if "zones-by-tag" not in self._members:
+    def _index(self, key: str, definitions, refs_of) -> dict[str, list[str]]:
+        """Name -> definitions that list it (by tag, by held data type), built once."""
+        if key not in self._members:
             index: dict[str, list[str]] = {}
-            for zone in self.zones.values():
-                for tag in zone.tags:
-                    index.setdefault(tag.name, []).append(zone.name)
-            self._members["zones-by-tag"] = index
-        return self._members["zones-by-tag"]
+            for definition in definitions:
+                for ref in refs_of(definition):
+                    index.setdefault(ref.name, []).append(definition.name)
+            self._members[key] = index
+        return self._members[key]
+
+    def tagged_zones(self) -> dict[str, list[str]]:
+        return self._index("zones-by-tag", self.zones.values(), lambda zone: zone.tags)
 
     def tagged_hosts(self) -> dict[str, list[str]]:
-        if "hosts-by-tag" not in self._members:
-            index: dict[str, list[str]] = {}
-            for host in self.hosts.values():
-                for tag in host.tags:
-                    index.setdefault(tag.name, []).append(host.name)
-            self._members["hosts-by-tag"] = index
-        return self._members["hosts-by-tag"]
+        return self._index("hosts-by-tag", self.hosts.values(), lambda host: host.tags)
+
+    def holding_zones(self) -> dict[str, list[str]]:
+        return self._index("zones-by-datatype", self.zones.values(), lambda zone: zone.holds)
 
     def service_datatypes(self, names) -> set[str]:
         carried: set[str] = set()
