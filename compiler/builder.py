@@ -248,7 +248,7 @@ class ModelBuilder:
         return Piece("bindings", [binding], span)
 
     def port_binding(self, children: list[Tok], span: Span) -> Piece:
-        port = self.value(children[0], parse_int, children[0].value, 0, 0xFFFFFF00, "switch port", "E104")
+        port = self.value(children[0], parse_int, children[0].value, 1, 0xFFFFFF00, "switch port", "E104")
         binding = Binding(interface=None, port=port, zone=self.ref(children[1]), span=span)
         return Piece("bindings", [binding], span)
 
@@ -396,6 +396,12 @@ class ModelBuilder:
         until = self.value(date_tok, parse_date)
         if until is None:
             return None
+        reason = self.value(reason_tok, parse_string) or ""
+        if not reason.strip():
+            self.diagnostics.append(
+                Diagnostic("E112", "a waiver needs a reason", self.tok_span(reason_tok),
+                           'say why the exception is acceptable and what ends it, e.g. "legacy CT, replacement PO-5531"')
+            )
         return Waiver(
             label=target.value if target.keyword == "label" else None,
             text=target.value if target.keyword == "text" else None,
@@ -403,7 +409,8 @@ class ModelBuilder:
             destination=destination,
             services=services,
             until=until,
-            reason=self.value(reason_tok, parse_string) or "",
+            reason=reason,
+            target_span=target.span,
             span=span,
         )
 

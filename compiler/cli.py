@@ -128,10 +128,11 @@ def fmt(path: Path, check_only: bool, show_diff: bool) -> None:
                 text.splitlines(True), formatted.splitlines(True), f"a/{file}", f"b/{file}")), nl=False)
         if not (check_only or show_diff):
             write_atomically(file, formatted)
-    verb = "would reformat" if check_only or show_diff else "reformatted"
+    dry_run = check_only or show_diff
     for file in changed:
-        click.echo(f"{verb} {file}", err=True)
-    click.echo(f"septum fmt: {len(changed)} of {len(files)} files {verb.split()[-1]}", err=True)
+        click.echo(f"{'would reformat' if dry_run else 'reformatted'} {file}", err=True)
+    outcome = "would be reformatted" if dry_run else "reformatted"
+    click.echo(f"septum fmt: {len(changed)} of {len(files)} file{'s' * (len(files) != 1)} {outcome}", err=True)
     if broken:
         sys.exit(2)
     sys.exit(1 if (check_only or show_diff) and changed else 0)

@@ -39,6 +39,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E109": ("unknown keyword value", "input"),
     "E110": ("invalid hop count", "input"),
     "E111": ("invalid string escape", "input"),
+    "E112": ("waiver without a reason", "input"),
     "E201": ("unknown name", "input"),
     "E202": ("duplicate definition", "input"),
     "E203": ("wrong kind of name", "input"),
@@ -54,6 +55,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E304": ("VLAN used by two zones", "finding"),
     "W401": ("unused definition", "warning"),
     "W402": ("service without protocol", "warning"),
+    "W403": ("overlapping networks in one zone", "warning"),
 }
 
 

@@ -29,7 +29,7 @@ class LoadedFiles:
     texts: dict[str, str] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     broken_names: set[str] = field(default_factory=set)
-    modules: set[str] = field(default_factory=set)  # display paths of files loaded through `use`
+    modules: set[str] = field(default_factory=set)  # display paths of catalogue modules (`use catalog.x`)
 
 
 def builtin_root():
@@ -95,7 +95,8 @@ def load_files(path: Path) -> LoadedFiles:
                 continue
             target_display, target_source = target
             module_of_display[target_display] = use.module
-            loaded.modules.add(target_display)
+            if use.module.startswith("catalog."):
+                loaded.modules.add(target_display)
             if target_display not in by_display:
                 pending.append((target_display, target_source))
     loaded.files = [by_display[d] for d in sorted(by_display)]

@@ -259,6 +259,7 @@ class Waiver(Frozen):
     kind: Literal["waive"] = "waive"
     label: Ref | None = None
     text: str | None = None
+    target_span: Span | None = None  # where the label or quoted text is written
     source: Selector
     destination: Selector
     services: tuple[Ref, ...] = ()

@@ -352,8 +352,10 @@ class FileParser:
             if self.text[line_start:token.start].strip():
                 return False
         while len(stack) > 1:
-            action = states[stack[-1][0]].get(token.type)
-            if action is not None and (action >= 0 or token.type == "$END"):
+            if token.type == "$END":
+                if _can_shift([entry[0] for entry in stack], "$END"):
+                    return True
+            elif states[stack[-1][0]].get(token.type, -1) >= 0:
                 return True
             stack.pop()
         return True

@@ -137,6 +137,8 @@ class Policy:
         return carried
 
 
+_SHARED_NAMES = "zones, hosts and groups share one namespace; rename or remove one definition"
+
 _KIND_WORDS = {
     "endpoint": "zone, host or group",
     "service": "service",
@@ -171,16 +173,16 @@ class Resolver:
         tables = {"service": {}, "datatype": {}, "device": {}}
         for statement in statements:
             if isinstance(statement, (Zone, Host, Group)):
-                if self._define(endpoints, statement):
+                if self._define(endpoints, statement, _SHARED_NAMES):
                     {Zone: policy.zones, Host: policy.hosts, Group: policy.groups}[type(statement)][statement.name] = statement
             elif isinstance(statement, Service):
-                if self._define(tables["service"], statement):
+                if self._define(tables["service"], statement, "each service needs its own name; rename or remove one"):
                     policy.services[statement.name] = statement
             elif isinstance(statement, DataType):
-                if self._define(tables["datatype"], statement):
+                if self._define(tables["datatype"], statement, "each data type needs its own name; rename or remove one"):
                     policy.datatypes[statement.name] = statement
             elif isinstance(statement, Device):
-                if self._define(tables["device"], statement):
+                if self._define(tables["device"], statement, "each device needs its own name; rename or remove one"):
                     policy.devices[statement.name] = statement
             elif isinstance(statement, Flow):
                 policy.flows.append(statement)
@@ -197,7 +199,7 @@ class Resolver:
         self.assertion_texts = {assertion_text(a): a for a in policy.assertions}
         self.namespaces = {"endpoint": endpoints, **tables}
 
-    def _define(self, table: dict, statement) -> bool:
+    def _define(self, table: dict, statement, help: str) -> bool:
         name = statement.name
         if name == "internet" and not getattr(statement, "builtin", False):
             self.diagnostics.append(
@@ -212,7 +214,7 @@ class Resolver:
                     "E202",
                     f"'{name}' is defined twice",
                     statement.name_span,
-                    "names of zones, hosts and groups share one namespace; rename or remove one definition",
+                    help,
                     (Related(first.name_span, f"'{name}' is first defined here"),),
                 )
             )
@@ -370,7 +372,7 @@ class Resolver:
             return
         close = difflib.get_close_matches(waiver.text or "", sorted(self.assertion_texts), n=1)
         help = f'did you mean "{close[0]}"?' if close else "quote an assertion's text exactly, or label it and name the label"
-        self.diagnostics.append(Diagnostic("E201", f'no assertion reads "{waiver.text}"', waiver.span, help))
+        self.diagnostics.append(Diagnostic("E201", f'no assertion reads "{waiver.text}"', waiver.target_span or waiver.span, help))
 
     def _device(self, device: Device) -> None:
         seen: dict[object, Span] = {}

@@ -46,9 +46,12 @@ CASES = [
      "zone 'c' has no networks, so no rule about it can match anything", 1, 6),
     ("zone c { networks 10.0.3.0/24; vlan 10 }\nzone d { networks 10.0.4.0/24; vlan 10 }\nallow c -> d : https",
      "E304", "VLAN 10 is used by zone 'd' and zone 'c'", 2, 32),
+    ('assert g: no path from b to a\nwaive g for b -> a until 2027-02-28 " "', "E112", "a waiver needs a reason", 2, 37),
     ("service ssh { tcp 22 }", "W401", "service 'ssh' is defined but never used", 1, 9),
     ("service nothing { carries ephi }\nallow a -> b : nothing", "W402",
      "service 'nothing' names no protocol, so it matches no traffic", 1, 9),
+    ("zone c { networks 10.0.3.0/24, 10.0.3.128/25 }\nallow c -> b : https", "W403",
+     "network 10.0.3.128/25 of zone 'c' overlaps its own 10.0.3.0/24", 1, 32),
 ]
 
 
@@ -126,3 +129,16 @@ def test_bad_backend_kind_reports_once(tmp_path):
     assert [(d.code, d.message, d.help) for d in result.diagnostics] == [
         ("E109", "'nftabls' is not a backend kind",
          "did you mean 'nftables'? a backend kind is one of: nftables, cisco-ios, openflow")]
+
+
+def test_error_in_last_statement_is_reported_once(tmp_path):
+    result = load(tmp_path, {"p.septum": BASE + "allow a b : https\n"})
+    assert [(d.code, d.message) for d in result.diagnostics] == [("E001", "unexpected 'b'; expected ',' or '->'")]
+
+
+def test_every_code_has_a_section_in_the_reference():
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "diagnostics.md").read_text()
+    for code, (title, _) in CODES.items():
+        assert f"### {code} — {title}" in text, code

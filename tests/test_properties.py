@@ -115,7 +115,7 @@ statements = st.one_of(zones, hosts, services, datatypes, groups, flows, asserti
 def semantic(value):
     """The model without source positions: what a statement means."""
     if isinstance(value, dict):
-        return {k: semantic(v) for k, v in value.items() if k not in ("span", "name_span", "clauses")}
+        return {k: semantic(v) for k, v in value.items() if not k.endswith("span") and k != "clauses"}
     if isinstance(value, (list, tuple)):
         return [semantic(v) for v in value]
     return value

@@ -22,7 +22,17 @@ def overlapping_networks(policy: Policy) -> list[Diagnostic]:
         version, first, _, zone, network = current
         open_ranges = [r for r in open_ranges if r[0] == version and r[2] >= first]
         for other in open_ranges:
-            if other[3] != zone:
+            if other[3] == zone:
+                findings.append(
+                    Diagnostic(
+                        "W403",
+                        f"network {network.cidr} of zone '{zone}' overlaps its own {other[4].cidr}",
+                        network.span,
+                        "list each address block once: drop the one the other contains",
+                        (Related(other[4].span, f"{other[4].cidr} is listed here"),),
+                    )
+                )
+            else:
                 findings.append(
                     Diagnostic(
                         "E301",
