@@ -208,7 +208,9 @@ def _fmt_mb(v):
 
 def markdown(rows: list[dict], meta: dict) -> str:
     out = [f"Septum benchmarks — Python {meta['python']} on {meta['platform']}, "
-           f"{meta['cpus']} CPUs; median of {meta['repeat']} run(s), fresh process each.", ""]
+           f"{meta['cpus']} CPUs; median of {meta['repeat']} run(s), fresh process each.",
+           f"Calibration: a 10-million-step Python loop takes {meta['calibration_s']} s here "
+           "(to scale the figures to another machine).", ""]
     out.append("| scenario | zones | hosts | flows | files | `septum check` s | check RSS MB "
                "| parse s | resolve s | graph s | graph edges | API RSS MB | diagnostics | budget |")
     out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
@@ -295,13 +297,26 @@ def main(argv=None) -> int:
                   file=sys.stderr, flush=True)
 
     meta = {"python": platform.python_version(), "platform": platform.platform(terse=True),
-            "cpus": os.cpu_count(), "repeat": max(1, args.repeat), "seed": args.seed}
+            "cpus": os.cpu_count(), "repeat": max(1, args.repeat), "seed": args.seed,
+            "calibration_s": calibration()}
     if args.json:
         print(json.dumps({"meta": meta, "scenarios": rows}, indent=2))
     else:
         print(markdown(rows, meta))
     over = [r for r in rows if any(not v["ok"] for v in r["budgets"].values())]
     return 1 if over else 0
+
+
+def calibration() -> float:
+    """Seconds for a plain 10-million-step Python loop, to scale the figures to another machine."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
 
 
 def _count_reference(path: pathlib.Path) -> dict:
