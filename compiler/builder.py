@@ -354,8 +354,12 @@ class ModelBuilder:
         )
 
     def no_path(self, children: list, span: Span) -> NoPath:
-        within = children[2].value if len(children) > 2 else None
-        return NoPath(source=children[0], destination=children[1], within=within)
+        options = {piece.keyword: piece.value for piece in children[2:]}
+        return NoPath(source=children[0], destination=children[1], within=options.get("within"),
+                      through=options.get("through"))
+
+    def except_through(self, children: list[Selector], span: Span) -> Piece:
+        return Piece("through", children[0], span)
 
     def only_encrypted(self, children: list[Tok], span: Span) -> OnlyEncrypted:
         return OnlyEncrypted(datatype=self.ref(children[0]))

@@ -60,34 +60,70 @@ def main() -> None:
     """
 
 
+def _formats() -> list[str]:
+    from .reports import FORMATS
+
+    return list(FORMATS)
+
+
+def _check_names() -> list[str]:
+    from .verify.names import BASELINE
+
+    return BASELINE
+
+
+def _date(value: str | None):
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date; write YYYY-MM-DD", param_hint="--as-of") from None
+
+
 @main.command()
 @PATH_ARG
-@click.option("--format", "output_format", type=click.Choice(["human", "json"]), default="human",
-              show_default=True, help="human: snippets with carets; json: stable machine-readable report.")
+@click.option("--format", "output_format", type=click.Choice(_formats()), default="human", show_default=True,
+              help="human: snippets with carets; json: stable report; sarif: SARIF 2.1.0 for code scanning; "
+                   "markdown: a pull-request comment; github: workflow annotations.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Judge waiver expiry as of this date (default: today).")
+@click.option("--disable", "disabled", multiple=True, type=click.Choice(_check_names()), metavar="CHECK",
+              help="Turn off a baseline check by name (repeatable): " + ", ".join(_check_names()) + ".")
+@click.option("--no-verify", is_flag=True, help="Only parse and validate; skip assertions and checks.")
 @_guard
-def check(path: Path, output_format: str, strict: bool) -> None:
-    """Parse and validate the policy under PATH (default ./zones).
+def check(path: Path, output_format: str, strict: bool, as_of: str | None, disabled: tuple[str, ...],
+          no_verify: bool) -> None:
+    """Parse, validate and verify the policy under PATH (default ./zones).
 
-    Exit 0 if clean (warnings allowed), 1 on policy findings, 2 on input errors.
+    Verification proves the assertions, requirements and baseline checks over the intent
+    (where sensitive data can go, who can reach whom) and applies waivers.
+
+    Exit 0 if clean (warnings and waived findings allowed), 1 on findings, 2 on input errors.
     """
     from .api import load_policy
-    from .render import render_human, render_json
+    from .reports import Report, render
 
+    when = _date(as_of)
     result = load_policy(path, graph=False)
+    if not no_verify and result.exit_status() != 2:
+        from .verify import verify
+
+        result.diagnostics = sorted(result.diagnostics + verify(result.policy, when, set(disabled)),
+                                    key=lambda d: d.sort_key())
     status = result.exit_status(strict)
-    if output_format == "json":
-        policy = result.policy
-        stats = {
-            "zones": sum(1 for z in policy.zones.values() if not z.builtin),
-            "hosts": len(policy.hosts),
-            "flows": len(policy.flows),
-            "assertions": len(policy.assertions) + len(policy.requirements),
-            "devices": len(policy.devices),
-        }
-        click.echo(render_json(result.diagnostics, result.texts, status, stats), nl=False)
-    else:
-        click.echo(render_human(result.diagnostics, result.texts), nl=False)
+    policy = result.policy
+    stats = {
+        "zones": sum(1 for z in policy.zones.values() if not z.builtin),
+        "hosts": len(policy.hosts),
+        "flows": len(policy.flows),
+        "assertions": len(policy.assertions) + len(policy.requirements),
+        "devices": len(policy.devices),
+    }
+    report = Report(result.diagnostics, result.texts, status, stats, str(path))
+    click.echo(render(output_format, report), nl=False)
     sys.exit(status)
 
 

@@ -4,6 +4,8 @@ Codes are grouped by what they mean for the exit status:
 
 * ``E0xx``-``E2xx`` input errors: the zone files cannot be read as a policy (exit 2).
 * ``E3xx`` policy findings: the policy reads, but is wrong (exit 1).
+* ``E5xx`` verification findings: an assertion, requirement or baseline check fails (exit 1);
+  ``W5xx`` verification warnings.
 * ``W4xx`` warnings: worth a look, never fail unless ``--strict``.
 
 `docs/diagnostics.md` documents every code; a test keeps the two in step.
@@ -53,6 +55,20 @@ CODES: dict[str, tuple[str, str]] = {
     "E302": ("host outside its zone", "finding"),
     "E303": ("empty zone", "finding"),
     "E304": ("VLAN used by two zones", "finding"),
+    "E501": ("sensitive data reaches an uncleared zone", "finding"),
+    "E502": ("assertion violated: path exists", "finding"),
+    "E503": ("assertion violated: data crosses zones unencrypted", "finding"),
+    "E504": ("assertion violated: unexpected connection", "finding"),
+    "E505": ("requirement not met", "finding"),
+    "E506": ("expired waiver", "finding"),
+    "W507": ("waiver matches nothing", "warning"),
+    "E510": ("untrusted zone reaches sensitive data", "finding"),
+    "E511": ("sensitive data on a cleartext service", "finding"),
+    "E512": ("inbound from the internet to a non-broker zone", "finding"),
+    "E513": ("legacy-risk service crosses zones", "finding"),
+    "E520": ("flow covers address space no zone owns", "finding"),
+    "W521": ("redundant rule", "warning"),
+    "E522": ("flow allows nothing after carve-outs", "finding"),
     "W401": ("unused definition", "warning"),
     "W402": ("service without protocol", "warning"),
     "W403": ("overlapping networks in one zone", "warning"),
@@ -66,19 +82,39 @@ class Related:
 
 
 @dataclass(frozen=True)
+class Hop:
+    """One step of a witness path: an allowed flow from one endpoint to the next."""
+
+    source: str
+    destination: str
+    services: tuple[str, ...]
+    span: Span  # the `allow` statement
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     code: str
     message: str
     span: Span | None
     help: str | None = None
     related: tuple[Related, ...] = field(default=())
+    check: str | None = None  # the named check that found it (verification findings); SARIF rule id
+    path: tuple[Hop, ...] = field(default=())  # witness: the chain of flows, in order
+    waived_by: Span | None = None  # the `waive` statement that accepts this finding, if any
 
     @property
     def severity(self) -> Severity:
         return Severity.warning if self.code.startswith("W") else Severity.error
 
     @property
+    def rule_id(self) -> str:
+        return self.check or self.code
+
+    @property
     def exit_class(self) -> str:
+        """input (exit 2), finding (exit 1), warning (exit 0 unless --strict), waived (exit 0)."""
+        if self.waived_by is not None:
+            return "waived"
         return CODES[self.code][1]
 
     def sort_key(self) -> tuple:

@@ -220,6 +220,7 @@ class NoPath(Frozen):
     source: Selector
     destination: Selector
     within: int | None = None
+    through: Selector | None = None  # `except through X`: paths via these zones are mediated, not counted
 
 
 class OnlyEncrypted(Frozen):

@@ -66,7 +66,8 @@ def assertion_text(assertion: Assertion) -> str:
     body = assertion.body
     if isinstance(body, NoPath):
         within = f" within {body.within} hops" if body.within else ""
-        return f"no path from {selector_text(body.source)} to {selector_text(body.destination)}{within}"
+        through = f" except through {selector_text(body.through)}" if body.through else ""
+        return f"no path from {selector_text(body.source)} to {selector_text(body.destination)}{within}{through}"
     if isinstance(body, OnlyEncrypted):
         return f"{body.datatype.name} crosses zones only encrypted"
     assert isinstance(body, OnlyMayConnect)

@@ -34,7 +34,9 @@ def _snippet(texts: dict[str, str], span: Span, label: str = "") -> list[str]:
 
 
 def render_diagnostic(diagnostic: Diagnostic, texts: dict[str, str]) -> str:
-    out = [f"{diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"]
+    kind = "waived" if diagnostic.waived_by else diagnostic.severity.value
+    check = f" {diagnostic.check}" if diagnostic.check else ""
+    out = [f"{kind}[{diagnostic.code}{check}]: {diagnostic.message}"]
     if diagnostic.span is not None:
         gutter = " " * len(str(diagnostic.span.line))
         out.append(f"{gutter}--> {diagnostic.span}")
@@ -44,27 +46,42 @@ def render_diagnostic(diagnostic: Diagnostic, texts: dict[str, str]) -> str:
         out.append(f"{gutter}::: {related.span}")
         snippet = _snippet(texts, related.span, related.message)
         out.extend(snippet if snippet else [f" {gutter} = note: {related.message}"])
-    if diagnostic.help:
-        gutter = " " * len(str(diagnostic.span.line)) if diagnostic.span else ""
+    gutter = " " * len(str(diagnostic.span.line)) if diagnostic.span else ""
+    for number, hop in enumerate(diagnostic.path, 1):
+        out.append(f" {gutter} = path {number}: {hop.source} -> {hop.destination} : {', '.join(hop.services)}"
+                   f"  ({hop.span.file}:{hop.span.line})")
+    if diagnostic.waived_by:
+        out.append(f" {gutter} = waived by {diagnostic.waived_by.file}:{diagnostic.waived_by.line}")
+    elif diagnostic.help:
         out.append(f" {gutter} = help: {diagnostic.help}")
     return "\n".join(out)
 
 
 def summary_line(diagnostics: list[Diagnostic], files: int) -> str:
-    errors = sum(1 for d in diagnostics if d.severity.value == "error")
-    warnings = len(diagnostics) - errors
-    if not diagnostics:
-        return f"septum: {files} file{'s' * (files != 1)} checked, no problems"
+    waived = sum(1 for d in diagnostics if d.waived_by)
+    errors = sum(1 for d in diagnostics if d.severity.value == "error" and not d.waived_by)
+    warnings = len(diagnostics) - errors - waived
+    if errors == warnings == 0:
+        accepted = f" ({waived} waived finding{'s' * (waived != 1)})" if waived else ""
+        return f"septum: {files} file{'s' * (files != 1)} checked, no problems{accepted}"
     parts = []
     if errors:
         parts.append(f"{errors} error{'s' * (errors != 1)}")
     if warnings:
         parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
+    if waived:
+        parts.append(f"{waived} waived")
     return f"septum: {' and '.join(parts)} in {files} file{'s' * (files != 1)}"
 
 
 def render_human(diagnostics: list[Diagnostic], texts: dict[str, str]) -> str:
-    blocks = [render_diagnostic(d, texts) for d in diagnostics]
+    """Problems in full, with snippets; accepted (waived) findings one line each, at the end."""
+    blocks = [render_diagnostic(d, texts) for d in diagnostics if not d.waived_by]
+    waived = [d for d in diagnostics if d.waived_by]
+    if waived:
+        blocks.append("\n".join(
+            f"waived[{d.code} {d.check}]: {d.message} (at {d.span.file}:{d.span.line}; "
+            f"waived by {d.waived_by.file}:{d.waived_by.line})" for d in waived))
     blocks.append(summary_line(diagnostics, len(texts)))
     return "\n\n".join(blocks) + "\n"
 
@@ -84,12 +101,19 @@ def _span_json(span: Span | None) -> dict | None:
 def diagnostic_json(diagnostic: Diagnostic) -> dict:
     return {
         "code": diagnostic.code,
+        "check": diagnostic.check,
         "title": CODES[diagnostic.code][0],
         "severity": diagnostic.severity.value,
         "message": diagnostic.message,
         "location": _span_json(diagnostic.span),
         "help": diagnostic.help,
         "related": [{"location": _span_json(r.span), "message": r.message} for r in diagnostic.related],
+        "path": [
+            {"source": h.source, "destination": h.destination, "services": list(h.services),
+             "location": _span_json(h.span)}
+            for h in diagnostic.path
+        ],
+        "waived_by": _span_json(diagnostic.waived_by),
     }
 
 
@@ -99,8 +123,9 @@ def render_json(diagnostics: list[Diagnostic], texts: dict[str, str], exit_code:
         "exit_code": exit_code,
         "summary": {
             "files": len(texts),
-            "errors": sum(1 for d in diagnostics if d.severity.value == "error"),
-            "warnings": sum(1 for d in diagnostics if d.severity.value == "warning"),
+            "errors": sum(1 for d in diagnostics if d.severity.value == "error" and not d.waived_by),
+            "warnings": sum(1 for d in diagnostics if d.severity.value == "warning" and not d.waived_by),
+            "waived": sum(1 for d in diagnostics if d.waived_by),
             **stats,
         },
         "diagnostics": [diagnostic_json(d) for d in diagnostics],

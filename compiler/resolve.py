@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .diagnostics import Diagnostic, Related
 from .loader import catalogue_index
+from .verify.names import BASELINE
 from .model import (
     Assertion,
     DataType,
@@ -144,7 +145,7 @@ _KIND_WORDS = {
     "service": "service",
     "datatype": "data type",
     "device": "device",
-    "label": "assertion label",
+    "label": "assertion label or check name",
 }
 
 
@@ -265,6 +266,8 @@ class Resolver:
             if isinstance(body, NoPath):
                 self._selector(body.source)
                 self._selector(body.destination)
+                if body.through is not None:
+                    self._selector(body.through)
             elif isinstance(body, OnlyEncrypted):
                 self._lookup("datatype", body.datatype.name, body.datatype.span)
             elif isinstance(body, OnlyMayConnect):
@@ -363,10 +366,10 @@ class Resolver:
 
     def _waiver_target(self, waiver: Waiver) -> None:
         if waiver.label is not None:
-            if waiver.label.name in self.labels:
+            if waiver.label.name in self.labels or waiver.label.name in BASELINE:
                 self.policy.references.add(("label", waiver.label.name))
                 return
-            self._unknown(waiver.label.name, waiver.label.span, "label", sorted(self.labels))
+            self._unknown(waiver.label.name, waiver.label.span, "label", sorted(self.labels) + BASELINE)
             return
         if waiver.text in self.assertion_texts:
             return

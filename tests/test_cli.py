@@ -10,17 +10,22 @@ from conftest import ROOT, ZONES, run_septum, write_tree
 from helpers import BASE
 
 
+AS_OF = "2026-11-23"  # the hospital's waivers are judged on a fixed day, so the suite is reproducible
+
+
 def test_reference_hospital_is_clean():
-    result = run_septum("check")
+    result = run_septum("check", "--as-of", AS_OF)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no problems" in result.stdout
+    assert "no problems (5 waived findings)" in result.stdout
 
 
 def test_check_json_report():
-    result = run_septum("check", str(ZONES), "--format", "json")
+    result = run_septum("check", str(ZONES), "--format", "json", "--as-of", AS_OF)
     assert result.returncode == 0
     report = json.loads(result.stdout)
-    assert report["version"] == 1 and report["exit_code"] == 0 and report["diagnostics"] == []
+    assert report["version"] == 1 and report["exit_code"] == 0
+    assert report["summary"]["errors"] == report["summary"]["warnings"] == 0
+    assert all(d["waived_by"] for d in report["diagnostics"]) and report["summary"]["waived"] == 5
     assert 15 <= report["summary"]["zones"] <= 21
     assert report["summary"]["flows"] > 30
 
@@ -122,7 +127,7 @@ def test_unknown_option_exit_2():
 
 
 def test_default_path_is_zones_in_cwd():
-    result = run_septum("check", cwd=ROOT)
+    result = run_septum("check", "--as-of", AS_OF, cwd=ROOT)
     assert result.returncode == 0
 
 

@@ -81,8 +81,8 @@ flows = st.builds(
     st.lists(selectors, max_size=2), st.booleans(), st.none() | text,
 )
 bodies = st.one_of(
-    st.builds(lambda s, d, w: NoPath(source=s, destination=d, within=w), selectors, selectors,
-              st.none() | st.integers(1, 9)),
+    st.builds(lambda s, d, w, t: NoPath(source=s, destination=d, within=w, through=t), selectors, selectors,
+              st.none() | st.integers(1, 9), st.none() | selectors),
     st.builds(lambda r: OnlyEncrypted(datatype=r), refs),
     st.builds(lambda a, t, s: OnlyMayConnect(allowed=a, target=t, services=s), selectors, selectors,
               st.just(()) | ref_lists),

@@ -1,0 +1,1063 @@
+"""The semantic diff of two revisions of a policy (`septum diff`).
+
+Both sides are loaded and resolved, and compared as models, never as text: reordering
+statements, moving them between files or reformatting them (`septum fmt`) gives an empty diff.
+What is compared (see docs/diff.md):
+
+* **flows**: what may connect, at the level of (source endpoint, destination endpoint, service).
+  Endpoints are zones, hosts and raw addresses after selectors are expanded and whole-endpoint
+  carve-outs removed (the rule of `septum.compiler.graph`). A carve-out of part of an endpoint
+  (a host out of its zone) is kept as a qualifier of the triple (``except from`` / ``except to``).
+  A triple allowed by several `allow` statements takes the union: its data types are the union,
+  its qualifiers the intersection (a carve-out holds only if every statement makes it).
+  Each triple cites the `allow` statements that allow it.
+* **reach**: a zone is reached by data type D if a flow touching it (either end) carries D;
+  a host counts for its zone, a raw address for itself.
+* **verdicts**: findings of the checks (`septum check`) and of verification
+  (`septum.compiler.verify.verify`), keyed by (check, code, message), never by line: findings
+  that appear, disappear, or change status (error, warning, waived).
+* **definitions**: zones, hosts, groups, services, data types, devices, assertions,
+  requirements and waivers added, removed or changed in meaning (descriptions, justifications
+  and reasons are documentation and are not compared; neither are catalogue definitions).
+
+`diff_paths(old, new)` and `diff_revisions(path, base, head)` return a `PolicyDiff`;
+`render_human`, `render_json` and `render_markdown` print it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .diagnostics import Diagnostic, Related
+from .model import (
+    Assertion,
+    DataType,
+    Device,
+    Group,
+    Host,
+    Requirement,
+    Selector,
+    Service,
+    Span,
+    Waiver,
+    Zone,
+)
+
+JSON_SCHEMA_VERSION = 1
+BUILTIN_PREFIX = "<septum>/"
+
+EXIT_SAME = 0
+EXIT_CHANGED = 1
+EXIT_INPUT = 2
+
+
+class DiffInputError(Exception):
+    """A side cannot be read: a missing path, a bad revision, not a git repository."""
+
+
+# ---- the records of a diff ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowFacts:
+    """What one side says about one (source, destination, service) triple."""
+
+    datatypes: tuple[str, ...]
+    except_from: tuple[str, ...]
+    except_to: tuple[str, ...]
+    log: bool
+    rules: tuple[Span, ...]  # the `allow` statements that allow it
+
+    def meaning(self) -> tuple:
+        return (self.datatypes, self.except_from, self.except_to, self.log)
+
+
+@dataclass(frozen=True)
+class FlowEntry:
+    source: str
+    source_kind: str  # zone | host | address
+    destination: str
+    destination_kind: str
+    service: str
+    facts: FlowFacts
+
+
+@dataclass(frozen=True)
+class FlowChange:
+    source: str
+    source_kind: str
+    destination: str
+    destination_kind: str
+    service: str
+    old: FlowFacts
+    new: FlowFacts
+
+
+@dataclass(frozen=True)
+class ReachEntry:
+    place: str
+    place_kind: str  # zone | address
+    datatype: str
+    cleared: bool  # the zone holds the data type (on the side the entry comes from)
+    rules: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str | None
+    code: str
+    message: str
+    status: str  # error | warning | waived
+    locations: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    check: str | None
+    code: str
+    message: str
+    old: Verdict
+    new: Verdict
+
+
+@dataclass(frozen=True)
+class Definition:
+    kind: str
+    name: str
+    fields: tuple[tuple[str, str], ...]  # (field, canonical value)
+    location: Span | None
+
+
+@dataclass(frozen=True)
+class DefinitionChange:
+    kind: str
+    name: str
+    changes: tuple[tuple[str, str, str], ...]  # (field, old, new)
+    old: Definition
+    new: Definition
+
+
+@dataclass(frozen=True)
+class SideInfo:
+    """One side as the user named it: a path, and the git revision it was taken from (if any).
+
+    `prefix` is the directory the side's file names are relative to, as the user would write it
+    (the path itself for a directory, its parent for a single file).
+    """
+
+    path: str
+    revision: str | None = None
+    prefix: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} @ {self.revision}" if self.revision else self.path
+
+
+@dataclass
+class Summary:
+    """Everything one side contributes to a diff (plain data: picklable, no model objects)."""
+
+    info: SideInfo
+    errors: list[Diagnostic] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+    flows: dict[tuple[str, str, str], FlowFacts] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    reach: dict[tuple[str, str], ReachEntry] = field(default_factory=dict)
+    verdicts: dict[tuple, Verdict] = field(default_factory=dict)
+    definitions: dict[tuple[str, str], Definition] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PolicyDiff:
+    old: SideInfo
+    new: SideInfo
+    errors: dict[str, list[Diagnostic]] = field(default_factory=dict)  # "old" / "new" -> input errors
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    flows_added: list[FlowEntry] = field(default_factory=list)
+    flows_removed: list[FlowEntry] = field(default_factory=list)
+    flows_changed: list[FlowChange] = field(default_factory=list)
+    reach_added: list[ReachEntry] = field(default_factory=list)
+    reach_removed: list[ReachEntry] = field(default_factory=list)
+    verdicts_added: list[Verdict] = field(default_factory=list)
+    verdicts_removed: list[Verdict] = field(default_factory=list)
+    verdicts_changed: list[VerdictChange] = field(default_factory=list)
+    definitions_added: list[Definition] = field(default_factory=list)
+    definitions_removed: list[Definition] = field(default_factory=list)
+    definitions_changed: list[DefinitionChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    SECTIONS = (
+        "flows_added", "flows_removed", "flows_changed", "reach_added", "reach_removed",
+        "verdicts_added", "verdicts_removed", "verdicts_changed",
+        "definitions_added", "definitions_removed", "definitions_changed",
+    )
+
+    @property
+    def has_errors(self) -> bool:
+        return any(self.errors.values())
+
+    @property
+    def empty(self) -> bool:
+        """No semantic change (and both sides read)."""
+        return not self.has_errors and not any(getattr(self, s) for s in self.SECTIONS)
+
+    def counts(self) -> dict[str, int]:
+        return {s: len(getattr(self, s)) for s in self.SECTIONS}
+
+    def exit_code(self, exit_zero: bool = False) -> int:
+        """0 no semantic change, 1 changes (0 with exit_zero), 2 input errors on either side."""
+        if self.has_errors:
+            return EXIT_INPUT
+        if self.empty or exit_zero:
+            return EXIT_SAME
+        return EXIT_CHANGED
+
+
+# ---- loading a side ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Location:
+    """Where a side's files are on disk: load `target` (a directory or file) from `cwd`."""
+
+    cwd: Path
+    target: str
+
+
+def _location(path: Path) -> _Location:
+    path = Path(os.path.abspath(path))
+    if path.is_dir():
+        return _Location(path, ".")
+    return _Location(path.parent, path.name)
+
+
+class _ParseCache:
+    """Parse each distinct (file name, text) once per diff: most files of two revisions are equal.
+
+    Both sides are loaded from their own root with file names relative to it, so an unchanged
+    file has the same name and text on both sides, and its parsed model (immutable) is shared.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], tuple] = {}
+
+    @contextlib.contextmanager
+    def installed(self):
+        from . import loader
+
+        original = loader.parse_text
+
+        def cached(path: str, text: str):
+            key = (path, text)
+            hit = self.entries.get(key)
+            if hit is None:
+                hit = original(path, text)
+                self.entries[key] = hit
+            source, diagnostics, broken = hit
+            return source, list(diagnostics), set(broken)
+
+        loader.parse_text = cached
+        try:
+            yield
+        finally:
+            loader.parse_text = original
+
+
+def summarize(location: _Location, info: SideInfo, *, as_of: dt.date | None = None,
+              disabled: frozenset[str] = frozenset(), cache: _ParseCache | None = None) -> Summary:
+    """Load one side and reduce it to what the diff compares."""
+    from .api import load_policy
+
+    cache = cache or _ParseCache()
+    with contextlib.chdir(location.cwd), cache.installed():
+        result = load_policy(Path(location.target), graph=False)
+    summary = Summary(info=info, texts=result.texts)
+    errors = [d for d in result.diagnostics if d.exit_class == "input"]
+    if errors:
+        summary.errors = errors
+        return summary
+    policy = result.policy
+    summary.kinds = _endpoint_kinds(policy)
+    _flows_and_reach(policy, summary)
+    findings = [d for d in result.diagnostics if d.exit_class != "input"]
+    findings += _verification(policy, as_of, disabled, summary.notes)
+    summary.verdicts = _verdicts(findings)
+    summary.definitions = _definitions(policy)
+    return summary
+
+
+def _verification(policy, as_of, disabled, notes: list[str]) -> list[Diagnostic]:
+    try:
+        from .verify import verify
+    except ImportError as error:  # verification not available in this build
+        notes.append(f"verification verdicts not compared: {error}")
+        return []
+    try:
+        return list(verify(policy, as_of=as_of, disabled=frozenset(disabled)))
+    except ImportError as error:
+        notes.append(f"verification verdicts not compared: {error}")
+        return []
+
+
+# ---- flows and reach ---------------------------------------------------------------------------
+
+
+def _endpoint_kinds(policy) -> dict[str, str]:
+    kinds = {name: "zone" for name in policy.zones}
+    kinds.update((name, "host") for name in policy.hosts)
+    return kinds
+
+
+class _Space:
+    """Address space of endpoints, to tell which carve-outs cut into which endpoint."""
+
+    def __init__(self, policy) -> None:
+        self.policy = policy
+        self.networks: dict[str, list] = {}
+        self.inside: dict[tuple[str, str], bool] = {}
+
+    def _networks(self, name: str) -> list:
+        found = self.networks.get(name)
+        if found is None:
+            import netaddr
+
+            policy = self.policy
+            if name in policy.zones:
+                cidrs = [n.cidr for n in policy.zones[name].networks]
+            elif name in policy.hosts:
+                cidrs = [n.cidr for n in policy.hosts[name].addresses]
+            else:
+                cidrs = [name]
+            found = []
+            for cidr in cidrs:
+                try:
+                    found.append(netaddr.IPNetwork(cidr))
+                except (netaddr.AddrFormatError, ValueError, TypeError):
+                    continue
+            self.networks[name] = found
+        return found
+
+    def cuts(self, carved: str, endpoint: str) -> bool:
+        """Does carving `carved` out remove part of `endpoint` (without removing it whole)?"""
+        key = (carved, endpoint)
+        found = self.inside.get(key)
+        if found is None:
+            host = self.policy.hosts.get(carved)
+            if host is not None and host.zone.name == endpoint:
+                found = True
+            else:
+                found = any(a.version == b.version and a.first <= b.last and b.first <= a.last
+                            for a in self._networks(carved) for b in self._networks(endpoint))
+            self.inside[key] = found
+        return found
+
+
+def _excluded(policy, selectors) -> frozenset[str]:
+    excluded: set[str] = set()
+    for selector in selectors:
+        members = policy.expand(selector)
+        excluded |= members.zones | members.hosts | members.addresses
+    return frozenset(excluded)
+
+
+def _endpoints(members, excluded: frozenset[str], space: _Space) -> list[tuple[str, frozenset[str]]]:
+    """(endpoint, the carve-outs that cut into it) for every endpoint not carved out whole."""
+    if not excluded:
+        return [(e, frozenset()) for e in members.endpoints()]
+    out = []
+    for endpoint in members.endpoints():
+        if endpoint in excluded:
+            continue
+        out.append((endpoint, frozenset(x for x in excluded if space.cuts(x, endpoint))))
+    return out
+
+
+def _flows_and_reach(policy, summary: Summary) -> None:
+    space = _Space(policy)
+    service_carries = {name: frozenset(r.name for r in s.carries) for name, s in policy.services.items()}
+    hosts = policy.hosts
+    holds = {name: frozenset(r.name for r in z.holds) for name, z in policy.zones.items()}
+    # (s, d, service) -> [datatypes, except_from, except_to, log, spans]
+    triples: dict[tuple[str, str, str], list] = {}
+    reach: dict[tuple[str, str], list] = {}
+    for flow in policy.flows:
+        span = flow.span
+        carrying = frozenset(r.name for r in flow.carrying)
+        sources = _endpoints(policy.expand(flow.source), _excluded(policy, flow.except_from), space)
+        destinations = _endpoints(policy.expand(flow.destination), _excluded(policy, flow.except_to), space)
+        if not sources or not destinations:
+            continue
+        flow_datatypes = set(carrying)
+        for ref in flow.services:
+            name = ref.name
+            datatypes = service_carries.get(name, frozenset()) | carrying
+            flow_datatypes |= datatypes
+            for source, cut_source in sources:
+                for destination, cut_destination in destinations:
+                    key = (source, destination, name)
+                    entry = triples.get(key)
+                    if entry is None:
+                        triples[key] = [datatypes, cut_source, cut_destination, flow.log, [span]]
+                    else:
+                        entry[0] = entry[0] | datatypes
+                        entry[1] = entry[1] & cut_source
+                        entry[2] = entry[2] & cut_destination
+                        entry[3] = entry[3] or flow.log
+                        entry[4].append(span)
+        if flow_datatypes:
+            places = set()
+            for endpoint, _ in sources + destinations:
+                host = hosts.get(endpoint)
+                places.add(host.zone.name if host is not None else endpoint)
+            for place in places:
+                for datatype in flow_datatypes:
+                    reach.setdefault((place, datatype), []).append(span)
+    summary.flows = {
+        key: FlowFacts(tuple(sorted(v[0])), tuple(sorted(v[1])), tuple(sorted(v[2])), v[3], _spans(v[4]))
+        for key, v in triples.items()
+    }
+    summary.reach = {
+        (place, datatype): ReachEntry(place, "zone" if place in policy.zones else "address", datatype,
+                                      datatype in holds.get(place, ()), _spans(spans))
+        for (place, datatype), spans in reach.items()
+    }
+
+
+def _spans(spans) -> tuple[Span, ...]:
+    return tuple(sorted(set(spans)))
+
+
+# ---- verdicts ----------------------------------------------------------------------------------
+
+
+def _status(diagnostic: Diagnostic) -> str:
+    if diagnostic.waived_by is not None:
+        return "waived"
+    return diagnostic.severity.value
+
+
+def _verdicts(findings: list[Diagnostic]) -> dict[tuple, Verdict]:
+    grouped: dict[tuple, list[Diagnostic]] = {}
+    for finding in findings:
+        grouped.setdefault((finding.check, finding.code, finding.message), []).append(finding)
+    verdicts = {}
+    for key, group in grouped.items():
+        statuses = {_status(d) for d in group}
+        # one key, several findings: the worst status stands for the key
+        status = next(s for s in ("error", "warning", "waived") if s in statuses)
+        locations = tuple(sorted({d.span for d in group if d.span is not None}))
+        verdicts[key] = Verdict(key[0], key[1], key[2], status, locations)
+    return verdicts
+
+
+# ---- definitions -------------------------------------------------------------------------------
+
+
+def _selector_canonical(selector: Selector) -> str:
+    from .printer import selector_text
+
+    return ", ".join(sorted(selector_text(Selector(items=(item,), span=selector.span)) for item in selector.items))
+
+
+def _refs(refs) -> str:
+    return ", ".join(sorted({r.name for r in refs}))
+
+
+def _match_canonical(match) -> str:
+    if match.protocol in ("tcp", "udp"):
+        ports = ", ".join(str(p.low) if p.low == p.high else f"{p.low}-{p.high}"
+                          for p in sorted(match.ports, key=lambda p: (p.low, p.high)))
+        return f"{match.protocol} {ports}"
+    text = match.protocol
+    if match.icmp_type is not None:
+        text += f" type {match.icmp_type}"
+        if match.icmp_code is not None:
+            text += f" code {match.icmp_code}"
+    return text
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _assertion_canonical(assertion: Assertion) -> str:
+    from .model import NoPath, OnlyEncrypted
+
+    body = assertion.body
+    if isinstance(body, NoPath):
+        within = f" within {body.within} hops" if body.within else ""
+        return f"no path from {_selector_canonical(body.source)} to {_selector_canonical(body.destination)}{within}"
+    if isinstance(body, OnlyEncrypted):
+        return f"{body.datatype.name} crosses zones only encrypted"
+    on = f" on {_refs(body.services)}" if body.services else ""
+    return f"only {_selector_canonical(body.allowed)} may connect to {_selector_canonical(body.target)}{on}"
+
+
+def _definition_fields(statement) -> tuple[str, str, tuple[tuple[str, str], ...]] | None:
+    """(kind, name, fields) of a definition or intent statement other than `allow`."""
+    if isinstance(statement, Zone):
+        return "zone", statement.name, (
+            ("networks", ", ".join(sorted({n.cidr for n in statement.networks}))),
+            ("vlan", "" if statement.vlan is None else str(statement.vlan)),
+            ("trust", statement.trust.value),
+            ("broker", _yes(statement.broker)),
+            ("holds", _refs(statement.holds)),
+            ("tags", _refs(statement.tags)),
+        )
+    if isinstance(statement, Host):
+        return "host", statement.name, (
+            ("zone", statement.zone.name),
+            ("addresses", ", ".join(sorted({n.cidr for n in statement.addresses}))),
+            ("tags", _refs(statement.tags)),
+        )
+    if isinstance(statement, Group):
+        return "group", statement.name, (("members", _selector_canonical(statement.selector)),)
+    if isinstance(statement, Service):
+        return "service", statement.name, (
+            ("protocols", "; ".join(sorted({_match_canonical(m) for m in statement.matches}))),
+            ("carries", _refs(statement.carries)),
+            ("encrypted", _yes(statement.encrypted)),
+            ("legacy", _yes(statement.legacy)),
+        )
+    if isinstance(statement, DataType):
+        return "datatype", statement.name, (("sensitivity", statement.sensitivity.value),)
+    if isinstance(statement, Device):
+        bindings = sorted(
+            f"interface {b.interface} zone {b.zone.name}" if b.interface is not None else f"port {b.port} zone {b.zone.name}"
+            for b in statement.bindings
+        )
+        return "device", statement.name, (
+            ("role", statement.role.value), ("backend", statement.backend.value), ("bindings", "; ".join(bindings)),
+        )
+    if isinstance(statement, Assertion):
+        text = _assertion_canonical(statement)
+        name = statement.label.name if statement.label else text
+        return "assertion", name, (("statement", text),)
+    if isinstance(statement, Requirement):
+        text = (f"{_selector_canonical(statement.source)} -> {_selector_canonical(statement.destination)}"
+                f" : {_refs(statement.services)}")
+        name = statement.label.name if statement.label else text
+        return "requirement", name, (("statement", text),)
+    if isinstance(statement, Waiver):
+        target = statement.label.name if statement.label else f'"{statement.text}"'
+        services = f" : {_refs(statement.services)}" if statement.services else ""
+        name = (f"{target} for {_selector_canonical(statement.source)} -> "
+                f"{_selector_canonical(statement.destination)}{services}")
+        return "waiver", name, (("until", statement.until.isoformat()),)
+    return None
+
+
+def _definitions(policy) -> dict[tuple[str, str], Definition]:
+    statements = [*policy.zones.values(), *policy.hosts.values(), *policy.groups.values(),
+                  *policy.services.values(), *policy.datatypes.values(), *policy.devices.values(),
+                  *policy.assertions, *policy.requirements, *policy.waivers]
+    definitions: dict[tuple[str, str], Definition] = {}
+    for statement in statements:
+        span = statement.span
+        if getattr(statement, "builtin", False) or span.file.startswith(BUILTIN_PREFIX):
+            continue
+        described = _definition_fields(statement)
+        if described is None:
+            continue
+        kind, name, fields = described
+        key = (kind, name)
+        if key in definitions:  # the same intent stated twice: one definition, the first place
+            if span < definitions[key].location:
+                definitions[key] = Definition(kind, name, fields, span)
+            continue
+        definitions[key] = Definition(kind, name, fields, span)
+    return definitions
+
+
+# ---- comparing two summaries -------------------------------------------------------------------
+
+
+def compare(old: Summary, new: Summary) -> PolicyDiff:
+    """The semantic difference between two summarised sides."""
+    result = PolicyDiff(old.info, new.info, texts={"old": old.texts, "new": new.texts})
+    if old.errors or new.errors:
+        result.errors = {"old": list(old.errors), "new": list(new.errors)}
+        return result
+    result.notes = sorted(set(old.notes) | set(new.notes))
+
+    def kind(summary: Summary, name: str) -> str:
+        return summary.kinds.get(name, "address")
+
+    for key in sorted(new.flows.keys() - old.flows.keys()):
+        s, d, service = key
+        result.flows_added.append(FlowEntry(s, kind(new, s), d, kind(new, d), service, new.flows[key]))
+    for key in sorted(old.flows.keys() - new.flows.keys()):
+        s, d, service = key
+        result.flows_removed.append(FlowEntry(s, kind(old, s), d, kind(old, d), service, old.flows[key]))
+    for key in sorted(old.flows.keys() & new.flows.keys()):
+        before, after = old.flows[key], new.flows[key]
+        if before.meaning() != after.meaning():
+            s, d, service = key
+            result.flows_changed.append(FlowChange(s, kind(new, s), d, kind(new, d), service, before, after))
+
+    result.reach_added = [new.reach[k] for k in sorted(new.reach.keys() - old.reach.keys())]
+    result.reach_removed = [old.reach[k] for k in sorted(old.reach.keys() - new.reach.keys())]
+
+    def verdict_order(key: tuple) -> tuple:
+        return (key[0] or "", key[1], key[2])
+
+    result.verdicts_added = [new.verdicts[k] for k in sorted(new.verdicts.keys() - old.verdicts.keys(), key=verdict_order)]
+    result.verdicts_removed = [old.verdicts[k] for k in sorted(old.verdicts.keys() - new.verdicts.keys(), key=verdict_order)]
+    for key in sorted(old.verdicts.keys() & new.verdicts.keys(), key=verdict_order):
+        before, after = old.verdicts[key], new.verdicts[key]
+        if before.status != after.status:
+            result.verdicts_changed.append(VerdictChange(key[0], key[1], key[2], before, after))
+
+    result.definitions_added = [new.definitions[k] for k in sorted(new.definitions.keys() - old.definitions.keys())]
+    result.definitions_removed = [old.definitions[k] for k in sorted(old.definitions.keys() - new.definitions.keys())]
+    for key in sorted(old.definitions.keys() & new.definitions.keys()):
+        before, after = old.definitions[key], new.definitions[key]
+        if before.fields != after.fields:
+            olds, news = dict(before.fields), dict(after.fields)
+            changes = tuple((f, olds.get(f, ""), news.get(f, "")) for f in dict.fromkeys([*olds, *news])
+                            if olds.get(f, "") != news.get(f, ""))
+            result.definitions_changed.append(DefinitionChange(key[0], key[1], changes, before, after))
+    return result
+
+
+# ---- entry points ------------------------------------------------------------------------------
+
+
+def diff_paths(old: str | Path, new: str | Path, *, as_of: dt.date | None = None,
+               disabled: frozenset[str] | set[str] = frozenset(),
+               old_info: SideInfo | None = None, new_info: SideInfo | None = None) -> PolicyDiff:
+    """The semantic diff of the policies under two paths (directories of zone files, or files)."""
+    as_of = as_of or dt.date.today()
+    for name, path in (("OLD", old), ("NEW", new)):
+        if not Path(path).exists():
+            raise DiffInputError(f"{name} path {path} does not exist")
+    cache = _ParseCache()
+    summaries = []
+    for path, info in ((old, old_info), (new, new_info)):
+        info = info or SideInfo(str(path))
+        location = _location(Path(path))
+        if info.prefix is None:
+            prefix = info.path if location.target == "." else os.path.dirname(info.path)
+            info = dataclasses.replace(info, prefix=prefix)
+        summaries.append(summarize(location, info, as_of=as_of, disabled=frozenset(disabled), cache=cache))
+    return compare(*summaries)
+
+
+def diff_revisions(path: str | Path = "zones", base: str = "HEAD", head: str | None = None, *,
+                   as_of: dt.date | None = None, disabled: frozenset[str] | set[str] = frozenset()) -> PolicyDiff:
+    """The semantic diff of `path` as of git revision `base` against `head` (default: the working tree)."""
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="septum-diff-") as scratch:
+        repo, relative = _repository(path)
+        old_root = _materialise(repo, base, relative, Path(scratch) / "old")
+        if head is None:
+            if not path.exists():
+                raise DiffInputError(f"{path} does not exist in the working tree")
+            new_root = path
+        else:
+            new_root = _materialise(repo, head, relative, Path(scratch) / "new")
+        return diff_paths(old_root, new_root, as_of=as_of, disabled=disabled,
+                          old_info=SideInfo(str(path), base),
+                          new_info=SideInfo(str(path), head))
+
+
+# ---- git ---------------------------------------------------------------------------------------
+
+
+def _git(args: list[str], cwd: Path, what: str, input: bytes | None = None) -> bytes:
+    if shutil.which("git") is None:
+        raise DiffInputError("git is not installed, so revisions cannot be read; compare two paths instead")
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)
+    except OSError as error:
+        raise DiffInputError(f"cannot run git: {error}") from None
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise DiffInputError(f"{what}" + (f" (git: {detail[-1]})" if detail else ""))
+    return done.stdout
+
+
+def _repository(path: Path) -> tuple[Path, str]:
+    """The top of the git work tree holding `path`, and `path` relative to it ('' for the top)."""
+    absolute = Path(os.path.abspath(path))
+    anchor = absolute
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
+    if anchor.is_file():
+        anchor = anchor.parent
+    top = _git(["rev-parse", "--show-toplevel"], anchor, f"{path} is not inside a git repository")
+    top_path = Path(os.path.realpath(top.decode("utf-8").strip()))
+    real = Path(os.path.realpath(absolute))
+    try:
+        relative = real.relative_to(top_path)
+    except ValueError:
+        raise DiffInputError(f"{path} is not inside the git repository at {top_path}") from None
+    return top_path, relative.as_posix() if str(relative) != "." else ""
+
+
+def _materialise(repo: Path, revision: str, relative: str, destination: Path) -> Path:
+    """Write the zone files of `relative` as of `revision` under `destination`; return the side's root."""
+    if revision.startswith("-"):
+        raise DiffInputError(f"'{revision}' is not a revision")
+    commit = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"], repo,
+                  f"unknown revision '{revision}'").decode().strip()
+    spec = f"{commit}:{relative}" if relative else f"{commit}^{{tree}}"
+    kind = _git(["cat-file", "-t", spec], repo,
+                f"{relative or '.'} does not exist in revision '{revision}'").decode().strip()
+    if kind not in ("tree", "blob"):
+        raise DiffInputError(f"{relative} in revision '{revision}' is a {kind}, not zone files")
+    listing = _git(["ls-tree", "-r", "-z", "--full-tree", commit, "--", relative or "."], repo,
+                   f"cannot list {relative or '.'} in revision '{revision}'")
+    blobs = []
+    for entry in listing.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.partition(b"\t")
+        mode, type_, sha = meta.split(b" ")
+        file = name.decode("utf-8", "surrogateescape")
+        if type_ != b"blob" or mode == b"120000" or not file.endswith(".septum"):
+            continue
+        blobs.append((file, sha.decode()))
+    if blobs:
+        contents = _cat_files(repo, [sha for _, sha in blobs])
+        for file, sha in blobs:
+            target = destination / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(contents[sha])
+    root = destination / relative if relative else destination
+    if kind == "tree":
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+    if not root.exists():  # a single file that is not a .septum file: take it anyway
+        root.parent.mkdir(parents=True, exist_ok=True)
+        root.write_bytes(_git(["cat-file", "blob", spec], repo, f"cannot read {relative} in '{revision}'"))
+    return root
+
+
+def _cat_files(repo: Path, shas: list[str]) -> dict[str, bytes]:
+    unique = list(dict.fromkeys(shas))
+    out = _git(["cat-file", "--batch"], repo, "cannot read files from git", input=("\n".join(unique) + "\n").encode())
+    contents: dict[str, bytes] = {}
+    position = 0
+    for sha in unique:
+        newline = out.index(b"\n", position)
+        header = out[position:newline].split(b" ")
+        size = int(header[2])
+        contents[sha] = out[newline + 1:newline + 1 + size]
+        position = newline + 1 + size + 1
+    return contents
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+
+
+def _display_file(file: str, info: SideInfo) -> str:
+    """A file name as the user knows it: under the path they named (catalogue files as they are)."""
+    prefix = info.path if info.prefix is None else info.prefix
+    if file.startswith(BUILTIN_PREFIX) or prefix in ("", "."):
+        return file
+    return f"{prefix.rstrip('/')}/{file}"
+
+
+def _where(span: Span, info: SideInfo) -> str:
+    return f"{_display_file(span.file, info)}:{span.line}"
+
+
+def _cite(spans: tuple[Span, ...], info: SideInfo, limit: int = 3) -> str:
+    places = [_where(s, info) for s in spans[:limit]]
+    more = len(spans) - limit
+    return ", ".join(places) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _facts_words(facts: FlowFacts) -> str:
+    words = []
+    if facts.except_from:
+        words.append(f"except from {', '.join(facts.except_from)}")
+    if facts.except_to:
+        words.append(f"except to {', '.join(facts.except_to)}")
+    if facts.datatypes:
+        words.append(f"carrying {', '.join(facts.datatypes)}")
+    if facts.log:
+        words.append("log")
+    return "; ".join(words)
+
+
+def _flow_line(entry, facts: FlowFacts) -> str:
+    words = _facts_words(facts)
+    return f"{entry.source} -> {entry.destination} : {entry.service}" + (f" ({words})" if words else "")
+
+
+def _verdict_text(verdict: Verdict) -> str:
+    check = f" {verdict.check}" if verdict.check else ""
+    return f"{verdict.status}[{verdict.code}]{check}: {verdict.message}"
+
+
+def _headline(diff: PolicyDiff) -> str:
+    c = diff.counts()
+    parts = []
+    for key, words in (("flows_added", "newly allowed"), ("flows_removed", "no longer allowed"),
+                       ("flows_changed", "changed")):
+        if c[key]:
+            parts.append(f"{c[key]} flow{'s' * (c[key] != 1)} {words}")
+    reach = c["reach_added"] + c["reach_removed"]
+    if reach:
+        parts.append(f"{reach} data-reach change{'s' * (reach != 1)}")
+    verdicts = c["verdicts_added"] + c["verdicts_removed"] + c["verdicts_changed"]
+    if verdicts:
+        parts.append(f"{verdicts} verdict change{'s' * (verdicts != 1)}")
+    definitions = c["definitions_added"] + c["definitions_removed"] + c["definitions_changed"]
+    if definitions:
+        parts.append(f"{definitions} definition change{'s' * (definitions != 1)}")
+    return ", ".join(parts) if parts else "no semantic change"
+
+
+def _relocated(diagnostic: Diagnostic, info: SideInfo) -> Diagnostic:
+    def move(span: Span | None) -> Span | None:
+        return None if span is None else span._replace(file=_display_file(span.file, info))
+
+    return dataclasses.replace(diagnostic, span=move(diagnostic.span),
+                               related=tuple(Related(move(r.span), r.message) for r in diagnostic.related))
+
+
+def render_errors(diff: PolicyDiff) -> str:
+    from .render import render_diagnostic
+
+    blocks = []
+    for side, info in (("old", diff.old), ("new", diff.new)):
+        errors = diff.errors.get(side) or []
+        if not errors:
+            continue
+        texts = {_display_file(f, info): t for f, t in diff.texts.get(side, {}).items()}
+        blocks.append(f"septum diff: the {side.upper()} side ({info.label}) has "
+                      f"{len(errors)} input error{'s' * (len(errors) != 1)}:")
+        blocks.extend(render_diagnostic(_relocated(d, info), texts) for d in errors)
+    return "\n\n".join(blocks) + "\n"
+
+
+def render_human(diff: PolicyDiff, style=None) -> str:
+    """Grouped `+`/`-`/`~` lines. `style(text, sign)` may colour a line (the CLI passes click.style)."""
+    if diff.has_errors:
+        return render_errors(diff)
+    paint = style or (lambda text, sign: text)
+    old, new = diff.old, diff.new
+    working_tree = " (working tree)" if old.revision and not new.revision else ""
+    out = [f"septum diff: {old.label} -> {new.label}{working_tree}"]
+
+    def section(title: str, lines: list[str]) -> None:
+        if lines:
+            out.append("")
+            out.append(f"{title}:")
+            out.extend(lines)
+
+    section("Flows newly allowed", [
+        paint(f"  + {_flow_line(e, e.facts)}  [{_cite(e.facts.rules, new)}]", "+") for e in diff.flows_added])
+    section("Flows no longer allowed", [
+        paint(f"  - {_flow_line(e, e.facts)}  [was {_cite(e.facts.rules, old)}]", "-") for e in diff.flows_removed])
+    changed = []
+    for c in diff.flows_changed:
+        changed.append(paint(f"  ~ {c.source} -> {c.destination} : {c.service}  [{_cite(c.new.rules, new)}]", "~"))
+        changed.append(paint(f"      - {_facts_words(c.old) or 'no carve-outs, no data, no log'}", "-"))
+        changed.append(paint(f"      + {_facts_words(c.new) or 'no carve-outs, no data, no log'}", "+"))
+    section("Flows changed", changed)
+    section("Data newly reaching", [
+        paint(f"  + {r.datatype} reaches {r.place_kind} {r.place}"
+              f"{'' if r.cleared or r.place_kind != 'zone' else ' (not cleared to hold it)'}  [{_cite(r.rules, new)}]", "+")
+        for r in diff.reach_added])
+    section("Data no longer reaching", [
+        paint(f"  - {r.datatype} reaches {r.place_kind} {r.place}  [was {_cite(r.rules, old)}]", "-")
+        for r in diff.reach_removed])
+    verdicts = [paint(f"  + {_verdict_text(v)}  [{_cite(v.locations, new)}]", "+") for v in diff.verdicts_added]
+    verdicts += [paint(f"  - {_verdict_text(v)}  [was {_cite(v.locations, old)}]", "-") for v in diff.verdicts_removed]
+    verdicts += [paint(f"  ~ {c.old.status} -> {c.new.status} [{c.code}]{' ' + c.check if c.check else ''}: "
+                       f"{c.message}  [{_cite(c.new.locations, new)}]", "~") for c in diff.verdicts_changed]
+    section("Verdicts", verdicts)
+    definitions = [paint(f"  + {d.kind} {d.name}  [{_cite((d.location,), new) if d.location else ''}]", "+")
+                   for d in diff.definitions_added]
+    definitions += [paint(f"  - {d.kind} {d.name}  [was {_cite((d.location,), old) if d.location else ''}]", "-")
+                    for d in diff.definitions_removed]
+    for c in diff.definitions_changed:
+        where = _cite((c.new.location,), new) if c.new.location else ""
+        details = "; ".join(f"{f}: {o or '(none)'} -> {n or '(none)'}" for f, o, n in c.changes)
+        definitions.append(paint(f"  ~ {c.kind} {c.name}: {details}  [{where}]", "~"))
+    section("Definitions", definitions)
+    for note in diff.notes:
+        out.append("")
+        out.append(f"note: {note}")
+    out.append("")
+    out.append(f"septum diff: {_headline(diff)}")
+    return "\n".join(out) + "\n"
+
+
+def _span_json(span: Span | None, info: SideInfo) -> dict | None:
+    if span is None:
+        return None
+    return {"file": _display_file(span.file, info), "line": span.line, "column": span.column}
+
+
+def _facts_json(facts: FlowFacts, info: SideInfo) -> dict:
+    return {
+        "datatypes": list(facts.datatypes),
+        "except_from": list(facts.except_from),
+        "except_to": list(facts.except_to),
+        "log": facts.log,
+        "rules": [_span_json(s, info) for s in facts.rules],
+    }
+
+
+def _flow_json(entry: FlowEntry, info: SideInfo) -> dict:
+    return {
+        "source": {"name": entry.source, "kind": entry.source_kind},
+        "destination": {"name": entry.destination, "kind": entry.destination_kind},
+        "service": entry.service,
+        **_facts_json(entry.facts, info),
+    }
+
+
+def _reach_json(entry: ReachEntry, info: SideInfo) -> dict:
+    return {"place": {"name": entry.place, "kind": entry.place_kind}, "datatype": entry.datatype,
+            "cleared": entry.cleared, "rules": [_span_json(s, info) for s in entry.rules]}
+
+
+def _verdict_json(verdict: Verdict, info: SideInfo) -> dict:
+    return {"check": verdict.check, "code": verdict.code, "message": verdict.message, "status": verdict.status,
+            "locations": [_span_json(s, info) for s in verdict.locations]}
+
+
+def _definition_json(definition: Definition, info: SideInfo) -> dict:
+    return {"kind": definition.kind, "name": definition.name, "fields": dict(definition.fields),
+            "location": _span_json(definition.location, info)}
+
+
+def to_json(diff: PolicyDiff, exit_zero: bool = False) -> dict:
+    """The JSON document of docs/diff.md (version 1)."""
+    from .render import diagnostic_json
+
+    def side(info: SideInfo) -> dict:
+        return {"path": info.path, "revision": info.revision}
+
+    document = {
+        "version": JSON_SCHEMA_VERSION,
+        "exit_code": diff.exit_code(exit_zero),
+        "old": side(diff.old),
+        "new": side(diff.new),
+        "changed": not diff.empty,
+        "summary": diff.counts(),
+        "errors": {
+            s: [diagnostic_json(_relocated(d, info)) for d in diff.errors.get(s) or []]
+            for s, info in (("old", diff.old), ("new", diff.new))
+        },
+        "flows": {
+            "added": [_flow_json(e, diff.new) for e in diff.flows_added],
+            "removed": [_flow_json(e, diff.old) for e in diff.flows_removed],
+            "changed": [{
+                "source": {"name": c.source, "kind": c.source_kind},
+                "destination": {"name": c.destination, "kind": c.destination_kind},
+                "service": c.service,
+                "old": _facts_json(c.old, diff.old),
+                "new": _facts_json(c.new, diff.new),
+            } for c in diff.flows_changed],
+        },
+        "reach": {
+            "added": [_reach_json(r, diff.new) for r in diff.reach_added],
+            "removed": [_reach_json(r, diff.old) for r in diff.reach_removed],
+        },
+        "verdicts": {
+            "added": [_verdict_json(v, diff.new) for v in diff.verdicts_added],
+            "removed": [_verdict_json(v, diff.old) for v in diff.verdicts_removed],
+            "changed": [{"check": c.check, "code": c.code, "message": c.message,
+                         "old": _verdict_json(c.old, diff.old), "new": _verdict_json(c.new, diff.new)}
+                        for c in diff.verdicts_changed],
+        },
+        "definitions": {
+            "added": [_definition_json(d, diff.new) for d in diff.definitions_added],
+            "removed": [_definition_json(d, diff.old) for d in diff.definitions_removed],
+            "changed": [{"kind": c.kind, "name": c.name,
+                         "changes": [{"field": f, "old": o, "new": n} for f, o, n in c.changes],
+                         "old": _definition_json(c.old, diff.old), "new": _definition_json(c.new, diff.new)}
+                        for c in diff.definitions_changed],
+        },
+        "notes": list(diff.notes),
+    }
+    return document
+
+
+def render_json(diff: PolicyDiff, exit_zero: bool = False) -> str:
+    return json.dumps(to_json(diff, exit_zero), indent=2) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(diff: PolicyDiff, limit: int = 200) -> str:
+    """A summary fit for a pull-request comment: a table of counts, then ```diff blocks."""
+    old, new = diff.old, diff.new
+    out = [f"### Septum: semantic diff of `{old.label}` → `{new.label}`", ""]
+    if diff.has_errors:
+        out.append("**The policy cannot be compared: input errors.**")
+        out.append("")
+        out.append("```")
+        out.append(render_errors(diff).rstrip("\n"))
+        out.append("```")
+        return "\n".join(out) + "\n"
+    if diff.empty:
+        out.append("No semantic change: the same flows are allowed, the same data reaches the same zones, "
+                   "and every verdict is unchanged.")
+        for note in diff.notes:
+            out += ["", f"_Note: {_md(note)}_"]
+        return "\n".join(out) + "\n"
+    c = diff.counts()
+    out += ["| | added | removed | changed |", "|---|--:|--:|--:|",
+            f"| flows (source, destination, service) | {c['flows_added']} | {c['flows_removed']} | {c['flows_changed']} |",
+            f"| data reaching a zone | {c['reach_added']} | {c['reach_removed']} | — |",
+            f"| verdicts (findings) | {c['verdicts_added']} | {c['verdicts_removed']} | {c['verdicts_changed']} |",
+            f"| definitions | {c['definitions_added']} | {c['definitions_removed']} | {c['definitions_changed']} |"]
+
+    def block(title: str, lines: list[str]) -> None:
+        if not lines:
+            return
+        shown = lines[:limit]
+        out.extend(["", f"#### {title}", "", "```diff", *shown, "```"])
+        if len(lines) > limit:
+            out.append(f"_…and {len(lines) - limit} more (see `septum diff --format json`)._")
+
+    block("Flows", [f"+ {_flow_line(e, e.facts)}  # {_cite(e.facts.rules, new)}" for e in diff.flows_added]
+          + [f"- {_flow_line(e, e.facts)}  # was {_cite(e.facts.rules, old)}" for e in diff.flows_removed]
+          + [line for ch in diff.flows_changed for line in (
+              f"- {_flow_line(ch, ch.old)}  # was {_cite(ch.old.rules, old)}",
+              f"+ {_flow_line(ch, ch.new)}  # {_cite(ch.new.rules, new)}")])
+    block("Data reaching zones",
+          [f"+ {r.datatype} reaches {r.place_kind} {r.place}"
+           f"{'' if r.cleared or r.place_kind != 'zone' else ' (not cleared to hold it)'}  # {_cite(r.rules, new)}"
+           for r in diff.reach_added]
+          + [f"- {r.datatype} reaches {r.place_kind} {r.place}  # was {_cite(r.rules, old)}" for r in diff.reach_removed])
+    block("Verdicts",
+          [f"+ {_verdict_text(v)}  # {_cite(v.locations, new)}" for v in diff.verdicts_added]
+          + [f"- {_verdict_text(v)}  # was {_cite(v.locations, old)}" for v in diff.verdicts_removed]
+          + [line for ch in diff.verdicts_changed for line in (
+              f"- {_verdict_text(ch.old)}", f"+ {_verdict_text(ch.new)}  # {_cite(ch.new.locations, new)}")])
+    block("Definitions",
+          [f"+ {d.kind} {d.name}" for d in diff.definitions_added]
+          + [f"- {d.kind} {d.name}" for d in diff.definitions_removed]
+          + [f"! {ch.kind} {ch.name}: " + "; ".join(f"{f}: {o or '(none)'} -> {n or '(none)'}" for f, o, n in ch.changes)
+             for ch in diff.definitions_changed])
+    for note in diff.notes:
+        out += ["", f"_Note: {_md(note)}_"]
+    return "\n".join(out) + "\n"
+
+
+__all__ = [
+    "DiffInputError", "PolicyDiff", "SideInfo", "compare", "diff_paths", "diff_revisions", "render_human",
+    "render_json", "render_markdown", "summarize", "to_json",
+]

@@ -1,0 +1,1 @@
+"""Packet sets: the algebra the packet-level checks use (see packet_checks)."""

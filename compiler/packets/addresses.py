@@ -1,0 +1,224 @@
+"""Address arithmetic on integer intervals: CIDR parsing, interval sets, special-purpose ranges,
+and the index of which zone owns which addresses.
+
+An address block is `(family, first, last)` with `family` 4 or 6 and `first`/`last` integers
+(inclusive). An `AddressSet` is a sorted list of disjoint, non-adjacent blocks per family. This is
+the representation the checks use to *describe* address space to people (which part of a
+selector no zone owns); the packet sets themselves are BDDs (`space.PacketSpace`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+WIDTH = {4: 32, 6: 128}
+
+Block = tuple[int, int, int]  # (family, first, last)
+
+
+@lru_cache(maxsize=1 << 16)
+def parse_cidr(cidr: str) -> tuple[int, int, int]:
+    """`10.30.0.0/24` -> (family, network as int, prefix length). A bare address is a /32 or /128."""
+    network = ipaddress.ip_network(cidr, strict=False)
+    return network.version, int(network.network_address), network.prefixlen
+
+
+def cidr_block(cidr: str) -> Block:
+    family, value, prefix = parse_cidr(cidr)
+    size = 1 << (WIDTH[family] - prefix)
+    return family, value, value + size - 1
+
+
+def block_cidrs(family: int, first: int, last: int) -> list[str]:
+    """The fewest CIDRs that exactly cover [first, last], in address order."""
+    make = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
+    out = []
+    for network in ipaddress.summarize_address_range(make(first), make(last)):
+        text = str(network)
+        out.append(text)
+    return out
+
+
+def _merge(blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    blocks.sort()
+    out: list[tuple[int, int]] = []
+    for first, last in blocks:
+        if out and first <= out[-1][1] + 1:
+            if last > out[-1][1]:
+                out[-1] = (out[-1][0], last)
+        else:
+            out.append((first, last))
+    return out
+
+
+@dataclass(frozen=True)
+class AddressSet:
+    """A set of addresses of both families: sorted, disjoint, non-adjacent (first, last) intervals."""
+
+    v4: tuple[tuple[int, int], ...] = ()
+    v6: tuple[tuple[int, int], ...] = ()
+
+    @staticmethod
+    def of(blocks: Iterable[Block]) -> "AddressSet":
+        by: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+        for family, first, last in blocks:
+            by[family].append((first, last))
+        return AddressSet(tuple(_merge(by[4])), tuple(_merge(by[6])))
+
+    @staticmethod
+    def of_cidrs(cidrs: Iterable[str]) -> "AddressSet":
+        return AddressSet.of(cidr_block(c) for c in cidrs)
+
+    def family(self, family: int) -> tuple[tuple[int, int], ...]:
+        return self.v4 if family == 4 else self.v6
+
+    def blocks(self) -> Iterator[Block]:
+        for first, last in self.v4:
+            yield 4, first, last
+        for first, last in self.v6:
+            yield 6, first, last
+
+    def __bool__(self) -> bool:
+        return bool(self.v4 or self.v6)
+
+    def __or__(self, other: "AddressSet") -> "AddressSet":
+        return AddressSet.of(list(self.blocks()) + list(other.blocks()))
+
+    def __and__(self, other: "AddressSet") -> "AddressSet":
+        return AddressSet(_intersect(self.v4, other.v4), _intersect(self.v6, other.v6))
+
+    def __sub__(self, other: "AddressSet") -> "AddressSet":
+        return AddressSet(_subtract(self.v4, other.v4), _subtract(self.v6, other.v6))
+
+    def __contains__(self, address: tuple[int, int]) -> bool:
+        family, value = address
+        intervals = self.family(family)
+        i = bisect.bisect_right(intervals, (value, 1 << 130)) - 1
+        return i >= 0 and intervals[i][0] <= value <= intervals[i][1]
+
+    def cidrs(self) -> list[str]:
+        out: list[str] = []
+        for family, first, last in self.blocks():
+            out.extend(block_cidrs(family, first, last))
+        return out
+
+    def size(self, family: int) -> int:
+        return sum(last - first + 1 for first, last in self.family(family))
+
+
+def _intersect(a, b) -> tuple[tuple[int, int], ...]:
+    out = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        first = max(a[i][0], b[j][0])
+        last = min(a[i][1], b[j][1])
+        if first <= last:
+            out.append((first, last))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
+
+
+def _subtract(a, b) -> tuple[tuple[int, int], ...]:
+    out = []
+    j = 0
+    for first, last in a:
+        while j < len(b) and b[j][1] < first:
+            j += 1
+        k = j
+        cursor = first
+        while k < len(b) and b[k][0] <= last:
+            if b[k][0] > cursor:
+                out.append((cursor, b[k][0] - 1))
+            cursor = max(cursor, b[k][1] + 1)
+            k += 1
+        if cursor <= last:
+            out.append((cursor, last))
+    return tuple(out)
+
+
+# Address space that is private to an organisation: if a flow names some of it and no zone owns
+# it, the address belongs to nobody in the policy (a typo, a retired zone, a missing zone).
+PRIVATE_RANGES: tuple[tuple[str, str], ...] = (
+    ("10.0.0.0/8", "RFC 1918"),
+    ("172.16.0.0/12", "RFC 1918"),
+    ("192.168.0.0/16", "RFC 1918"),
+    ("100.64.0.0/10", "RFC 6598 shared address space"),
+    ("fc00::/7", "RFC 4193 unique local"),
+)
+PRIVATE = AddressSet.of_cidrs(c for c, _ in PRIVATE_RANGES)
+EVERYTHING = AddressSet(((0, (1 << 32) - 1),), ((0, (1 << 128) - 1),))
+
+
+class OwnerIndex:
+    """Which zones own which addresses: the address line cut into pieces, each with its owners.
+
+    Zones normally do not overlap (E301), but the index is exact when they do. Addresses no zone
+    owns belong to the built-in zone `internet`.
+    """
+
+    def __init__(self, zones: Iterable[tuple[str, Iterable[str]]]) -> None:
+        events: dict[int, list[tuple[int, int, str]]] = {4: [], 6: []}
+        for name, cidrs in zones:
+            for cidr in cidrs:
+                family, first, last = cidr_block(cidr)
+                events[family].append((first, last, name))
+        self.pieces: dict[int, list[tuple[int, int, frozenset[str]]]] = {}
+        self.starts: dict[int, list[int]] = {}
+        for family, blocks in events.items():
+            pieces = _pieces(blocks)
+            self.pieces[family] = pieces
+            self.starts[family] = [p[0] for p in pieces]
+        self.owned = AddressSet(
+            tuple(_merge([(p[0], p[1]) for p in self.pieces[4]])),
+            tuple(_merge([(p[0], p[1]) for p in self.pieces[6]])),
+        )
+
+    def owners(self, family: int, first: int, last: int) -> set[str]:
+        """Zones owning part of [first, last], plus 'internet' if some of it is owned by none."""
+        pieces = self.pieces[family]
+        i = max(0, bisect.bisect_right(self.starts[family], first) - 1)
+        found: set[str] = set()
+        cursor = first
+        while i < len(pieces) and pieces[i][0] <= last:
+            p_first, p_last, names = pieces[i]
+            if p_last >= cursor:
+                if p_first > cursor:
+                    found.add("internet")
+                found.update(names)
+                cursor = p_last + 1
+            i += 1
+        if cursor <= last:
+            found.add("internet")
+        return found
+
+
+def _pieces(blocks: list[tuple[int, int, str]]) -> list[tuple[int, int, frozenset[str]]]:
+    """Cut possibly overlapping blocks into disjoint pieces labelled with the names covering them."""
+    blocks = sorted(blocks)
+    if all(blocks[i][1] < blocks[i + 1][0] for i in range(len(blocks) - 1)):
+        return [(first, last, frozenset((name,))) for first, last, name in blocks]
+    starts: dict[int, list[str]] = {}
+    ends: dict[int, list[str]] = {}
+    for first, last, name in blocks:
+        starts.setdefault(first, []).append(name)
+        ends.setdefault(last + 1, []).append(name)
+    cuts = sorted(set(starts) | set(ends))
+    active: dict[str, int] = {}
+    out: list[tuple[int, int, frozenset[str]]] = []
+    for k, cut in enumerate(cuts):
+        for name in ends.get(cut, ()):
+            active[name] -= 1
+            if not active[name]:
+                del active[name]
+        for name in starts.get(cut, ()):
+            active[name] = active.get(name, 0) + 1
+        if active and k + 1 < len(cuts):
+            out.append((cut, cuts[k + 1] - 1, frozenset(active)))
+    return out

@@ -1,0 +1,151 @@
+"""Baseline checks: on by default, each can be turned off by name (`--disable NAME`)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ..diagnostics import Diagnostic, Hop, Related
+from ..resolve import Policy
+from .assertions import cleartext_crossings
+from .common import chain_text, hops, intent_of, sensitive_datatypes
+from .names import CHECKS
+
+
+def data_flow(policy: Policy) -> list[Diagnostic]:
+    """A connection moves data both ways: sensitive data spreads from the zones that hold it
+    over every flow that carries it; a zone it reaches without `holds` is a violation."""
+    intent = intent_of(policy)
+    findings = []
+    for datatype in sensitive_datatypes(policy):
+        holders = set(policy.holding_zones().get(datatype, ()))
+        neighbours: dict[str, list[tuple[str, object]]] = {}
+        for (zs, zd), steps in sorted(intent.steps.items()):
+            step = next((s for s in steps if datatype in s.datatypes), None)
+            if step is not None:
+                neighbours.setdefault(zs, []).append((zd, step))
+                neighbours.setdefault(zd, []).append((zs, step))
+        previous: dict[str, tuple[str, object] | None] = {zone: None for zone in sorted(holders)}
+        queue = deque(sorted(holders))
+        while queue:
+            zone = queue.popleft()
+            for nxt, step in neighbours.get(zone, ()):
+                if nxt in previous:
+                    continue
+                previous[nxt] = (zone, step)
+                queue.append(nxt)
+                if nxt in holders:
+                    continue
+                chain = []
+                cursor = nxt
+                while previous[cursor] is not None:
+                    cursor, s = previous[cursor]
+                    chain.append(s)
+                chain.reverse()
+                origin = next(z for z in previous if previous[z] is None and _starts(chain, z, intent))
+                findings.append(
+                    Diagnostic(
+                        CHECKS["data-flow"].code,
+                        f"{datatype} can reach zone '{nxt}', which is not cleared to hold it: it moves from "
+                        f"'{origin}' over {len(chain)} flow{'s' * (len(chain) != 1)}",
+                        step.hop.span,
+                        f"stop the flow carrying {datatype} into '{nxt}', or clear the zone with `holds {datatype}`",
+                        check="data-flow",
+                        path=hops(chain),
+                    )
+                )
+    return findings
+
+
+def _starts(chain, zone: str, intent) -> bool:
+    """Whether the first flow of a data chain touches this zone (data moves either way)."""
+    first = chain[0].hop
+    return zone in intent.zones_of(first.source) or zone in intent.zones_of(first.destination)
+
+
+def untrusted_to_sensitive(policy: Policy) -> list[Diagnostic]:
+    intent = intent_of(policy)
+    restricted = sensitive_datatypes(policy, {"restricted"})
+    targets = {z for d in restricted for z in policy.holding_zones().get(d, ())}
+    brokers = {z.name for z in policy.zones.values() if z.broker}
+    findings = []
+    for source in sorted(z.name for z in policy.zones.values() if z.trust.value == "untrusted"):
+        if source in brokers:
+            continue
+        path = intent.shortest_path({source}, targets - {source}, through=lambda zone: zone not in brokers)
+        if not path:
+            continue
+        findings.append(
+            Diagnostic(
+                CHECKS["untrusted-to-sensitive"].code,
+                f"untrusted zone '{source}' reaches '{path[-1].hop.destination}' without passing a broker: "
+                f"{chain_text(path)}",
+                path[0].hop.span,
+                "route the connection through a broker (DMZ) zone, or remove a flow on the path",
+                check="untrusted-to-sensitive",
+                path=hops(path),
+            )
+        )
+    return findings
+
+
+def sensitive_cleartext(policy: Policy) -> list[Diagnostic]:
+    asserted = {a.body.datatype.name for a in policy.assertions if a.body.kind == "only-encrypted"}
+    findings = []
+    for datatype in sensitive_datatypes(policy, {"restricted"}):
+        if datatype in asserted:
+            continue  # the policy's own assertion reports it
+        findings.extend(cleartext_crossings(policy, datatype, "sensitive-cleartext", "sensitive data in cleartext",
+                                            policy.datatypes[datatype].name_span))
+    return findings
+
+
+def internet_inbound(policy: Policy) -> list[Diagnostic]:
+    intent = intent_of(policy)
+    findings = []
+    for index, flow in enumerate(policy.flows):
+        for source, destination, zs, zd in intent.flow_pairs[index]:
+            if zs != "internet" or zd == "internet" or policy.zones[zd].broker:
+                continue
+            findings.append(
+                Diagnostic(
+                    CHECKS["internet-inbound"].code,
+                    f"the internet may connect to '{destination}' in zone '{zd}', which is not a broker zone",
+                    flow.span,
+                    "terminate inbound connections in a broker (DMZ) zone (`broker` in the zone), or remove this flow",
+                    check="internet-inbound",
+                    path=(Hop(source, destination, tuple(r.name for r in flow.services), flow.span),),
+                )
+            )
+            break
+    return findings
+
+
+def legacy_service(policy: Policy) -> list[Diagnostic]:
+    intent = intent_of(policy)
+    findings = []
+    for index, flow in enumerate(policy.flows):
+        legacy = [r.name for r in flow.services if r.name in policy.services and policy.services[r.name].legacy]
+        crossing = next(((s, d, zs, zd) for s, d, zs, zd in intent.flow_pairs[index] if zs != zd), None)
+        if not legacy or crossing is None:
+            continue
+        source, destination, zs, zd = crossing
+        findings.append(
+            Diagnostic(
+                CHECKS["legacy-service"].code,
+                f"legacy-risk service {', '.join(legacy)} crosses from {zs} to {zd}",
+                flow.span,
+                "replace it (SMB 3 with encryption, SSH, SFTP, a jump host), or waive it with a reason and an expiry",
+                check="legacy-service",
+                path=(Hop(source, destination, tuple(r.name for r in flow.services), flow.span),),
+            )
+        )
+    return findings
+
+
+BASELINE_CHECKS = {
+    "data-flow": data_flow,
+    "untrusted-to-sensitive": untrusted_to_sensitive,
+    "sensitive-cleartext": sensitive_cleartext,
+    "internet-inbound": internet_inbound,
+    "legacy-service": legacy_service,
+}

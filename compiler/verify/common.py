@@ -1,0 +1,51 @@
+"""What the verification checks share: the intent (built once per policy), hop rendering,
+and findings tagged with the names a waiver may use to accept them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..diagnostics import Diagnostic, Hop
+from ..resolve import Policy
+from .reach import Intent, Step, build_intent
+
+SENSITIVE = {"confidential", "restricted"}
+
+
+def intent_of(policy: Policy) -> Intent:
+    cached = policy._members.get("verify-intent")
+    if cached is None:
+        cached = build_intent(policy)
+        policy._members["verify-intent"] = cached
+    return cached
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """A finding and the waiver targets that may accept it: its check name, and the label and
+    canonical text of the assertion or requirement that produced it."""
+
+    diagnostic: Diagnostic
+    targets: frozenset[str]
+
+
+def hops(steps: list[Step]) -> tuple[Hop, ...]:
+    return tuple(step.hop for step in steps)
+
+
+def chain_text(steps: list[Step]) -> str:
+    if not steps:
+        return ""
+    names = [steps[0].hop.source] + [step.hop.destination for step in steps]
+    return " -> ".join(names)
+
+
+def hop_lines(steps: list[Step]) -> str:
+    return "; ".join(
+        f"{s.hop.source} -> {s.hop.destination} : {', '.join(s.hop.services)} ({s.hop.span.file}:{s.hop.span.line})"
+        for s in steps
+    )
+
+
+def sensitive_datatypes(policy: Policy, levels=SENSITIVE) -> list[str]:
+    return sorted(name for name, d in policy.datatypes.items() if d.sensitivity.value in levels)

@@ -1,0 +1,152 @@
+"""Verification: each check, once passing and once failing with the exact finding."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from helpers import load
+from septum.compiler.verify import verify
+
+AS_OF = dt.date(2026, 11, 23)
+
+BASE = """
+datatype ephi { sensitivity restricted }
+service https { tcp 443; encrypted }
+service dicom { tcp 104; carries ephi }
+service dicom-tls { tcp 2762; carries ephi; encrypted }
+service smb { tcp 445; legacy }
+zone ehr { networks 198.18.1.0/24; holds ephi }
+zone pacs { networks 198.18.2.0/24; holds ephi }
+zone clinws { networks 198.18.3.0/24; holds ephi }
+zone dmz { networks 198.18.4.0/24; broker }
+zone guest { networks 198.18.5.0/24; trust untrusted }
+zone printers { networks 198.18.6.0/24 }
+host archive in pacs { address 198.18.2.10 }
+host nurse in clinws { address 198.18.3.7 }
+allow clinws -> ehr : https
+allow clinws -> archive : dicom-tls
+allow guest -> internet : https
+allow internet -> dmz : https
+allow dmz -> ehr : https
+"""
+
+
+def findings(tmp_path, extra: str, disabled=()):
+    result = load(tmp_path, {"p.septum": BASE + extra})
+    assert result.exit_status() != 2, [(d.code, d.message) for d in result.diagnostics]
+    return [(d.code, d.check, d.message, bool(d.waived_by)) for d in verify(result.policy, AS_OF, set(disabled))]
+
+
+def test_base_is_clean(tmp_path):
+    assert findings(tmp_path, "") == []
+
+
+# (name, statements that pass, statements that fail, the exact finding of the failure)
+CASES = [
+    ("data-flow", "allow clinws -> pacs : dicom-tls",
+     "allow clinws -> printers : dicom-tls",
+     ("E501", "data-flow", "ephi can reach zone 'printers', which is not cleared to hold it: it moves from 'clinws' "
+                           "over 1 flow", False)),
+    ("no-path", "assert g: no path from guest to zones holding ephi except through dmz",
+     "assert g: no path from guest to zones holding ephi",
+     ("E502", "no-path", "assertion 'g' fails: guest -> internet -> dmz -> ehr in 3 hops", False)),
+    ("no-path-within", "assert g: no path from guest to ehr within 2 hops",
+     "assert g: no path from guest to ehr within 3 hops",
+     ("E502", "no-path", "assertion 'g' fails: guest -> internet -> dmz -> ehr in 3 hops", False)),
+    ("only-encrypted", "assert ephi crosses zones only encrypted\nallow clinws -> pacs : dicom-tls",
+     "assert ephi crosses zones only encrypted\nallow clinws -> pacs : dicom",
+     ("E503", "only-encrypted", 'assertion "ephi crosses zones only encrypted" fails: ephi crosses from clinws to '
+                                "pacs on cleartext dicom", False)),
+    ("only-may-connect", "assert only clinws may connect to pacs",
+     "assert only clinws may connect to pacs\nallow printers -> archive : https",
+     ("E504", "only-may-connect", 'assertion "only clinws may connect to pacs" fails: printers may connect to archive',
+      False)),
+    ("require", "require r: nurse -> archive : dicom-tls",
+     "require r: printers -> ehr : https",
+     ("E505", "require", "'r' is not met: no allow rule permits printers -> ehr : https", False)),
+    ("untrusted-to-sensitive", "allow guest -> dmz : https",
+     "allow guest -> printers : https\nallow printers -> ehr : https",
+     ("E510", "untrusted-to-sensitive", "untrusted zone 'guest' reaches 'ehr' without passing a broker: "
+                                        "guest -> printers -> ehr", False)),
+    ("sensitive-cleartext", "allow clinws -> pacs : dicom-tls",
+     "allow clinws -> pacs : dicom",
+     ("E511", "sensitive-cleartext", "sensitive data in cleartext: ephi crosses from clinws to pacs on cleartext dicom",
+      False)),
+    ("internet-inbound", "allow internet -> dmz : dicom-tls",
+     "allow internet -> printers : https",
+     ("E512", "internet-inbound", "the internet may connect to 'printers' in zone 'printers', which is not a broker "
+                                  "zone", False)),
+    ("legacy-service", "allow nurse -> clinws : smb",
+     "allow clinws -> printers : smb",
+     ("E513", "legacy-service", "legacy-risk service smb crosses from clinws to printers", False)),
+]
+
+
+@pytest.mark.parametrize("name, passing, failing, expected", CASES, ids=[c[0] for c in CASES])
+def test_check_both_ways(tmp_path, name, passing, failing, expected):
+    assert findings(tmp_path / "pass", passing) == []
+    assert findings(tmp_path / "fail", failing) == [expected]
+
+
+def test_require_names_the_carve_out(tmp_path):
+    result = load(tmp_path, {"p.septum": BASE.replace("allow clinws -> ehr : https",
+                                                      "allow clinws -> ehr : https except from nurse")
+                             + "require r: nurse -> ehr : https"})
+    [finding] = verify(result.policy, AS_OF)
+    assert finding.message == "'r' is not met: no allow rule permits nurse -> ehr : https"
+    assert finding.related[0].message == "this carve-out removes nurse -> ehr"
+    assert finding.related[0].span.line == 15
+
+
+def test_witness_path_cites_every_rule(tmp_path):
+    result = load(tmp_path, {"p.septum": BASE + "assert g: no path from guest to ehr"})
+    [finding] = verify(result.policy, AS_OF)
+    assert [(h.source, h.destination, h.services, h.span.line) for h in finding.path] == [
+        ("guest", "internet", ("https",), 17), ("internet", "dmz", ("https",), 18), ("dmz", "ehr", ("https",), 19)]
+
+
+def test_live_waiver_accepts_the_finding(tmp_path):
+    got = findings(tmp_path, 'allow clinws -> printers : smb\n'
+                             'waive legacy-service for clinws -> printers : smb until 2027-01-31 "scanner, PO-1"')
+    assert got == [("E513", "legacy-service", "legacy-risk service smb crosses from clinws to printers", True)]
+
+
+def test_expired_waiver_fails_and_waives_nothing(tmp_path):
+    got = findings(tmp_path, 'allow clinws -> printers : smb\n'
+                             'waive legacy-service for clinws -> printers until 2026-01-01 "old"')
+    assert ("E506", "expired-waiver", "waiver of legacy-service expired on 2026-01-01 (checked as of 2026-11-23)",
+            False) in got
+    assert ("E513", "legacy-service", "legacy-risk service smb crosses from clinws to printers", False) in got
+
+
+def test_waiver_that_matches_nothing(tmp_path):
+    got = findings(tmp_path, 'waive legacy-service for clinws -> printers until 2027-01-01 "gone"')
+    assert got == [("W507", "unused-waiver", "waiver of legacy-service matches no finding", False)]
+
+
+def test_waiver_by_assertion_text_and_label(tmp_path):
+    got = findings(tmp_path, 'assert ephi crosses zones only encrypted\nallow clinws -> pacs : dicom\n'
+                             'waive "ephi crosses zones only encrypted" for clinws -> pacs : dicom '
+                             'until 2027-01-01 "legacy CT"')
+    assert [(code, waived) for code, _, _, waived in got] == [("E503", True)]
+
+
+def test_waiver_for_other_flows_does_not_apply(tmp_path):
+    got = findings(tmp_path, 'allow clinws -> printers : smb\n'
+                             'waive legacy-service for nurse -> printers until 2027-01-01 "only the nurse PC"')
+    assert ("E513", "legacy-service", "legacy-risk service smb crosses from clinws to printers", False) in got
+
+
+def test_disable_baseline_check(tmp_path):
+    assert findings(tmp_path, "allow clinws -> printers : smb", disabled={"legacy-service"}) == []
+
+
+def test_verdicts_do_not_depend_on_file_order(tmp_path):
+    extra = "allow clinws -> printers : dicom-tls\nallow guest -> printers : https\nallow printers -> ehr : https"
+    lines = (BASE + extra).strip().splitlines()
+    one = load(tmp_path / "one", {"p.septum": "\n".join(lines)})
+    two = load(tmp_path / "two", {"z.septum": "\n".join(lines[::2]), "a/b.septum": "\n".join(lines[1::2])})
+    key = lambda r: sorted((d.code, d.message) for d in verify(r.policy, AS_OF))
+    assert key(one) == key(two) and key(one)
