@@ -197,5 +197,48 @@ def graph(path: Path, output_format: str, output: Path | None) -> None:
     sys.exit(0)
 
 
+@main.command()
+@click.argument("source")
+@click.argument("destination")
+@click.argument("service", required=False)
+@click.option("--path", "path", default="zones", show_default=True,
+              type=click.Path(exists=True, path_type=Path), help="The policy tree.")
+@click.option("--format", "output_format", type=click.Choice(["human", "json"]), default="human", show_default=True)
+@_guard
+def explain(source: str, destination: str, service: str | None, path: Path, output_format: str) -> None:
+    """Explain whether SOURCE may connect to DESTINATION (zones, hosts or addresses), optionally
+    on SERVICE: the rules that allow it (with lines), the data that may move, the assertions that
+    cover the pair, and a lateral path when there is no direct rule.
+
+    Exit 0 if allowed, 1 if denied, 2 on input errors or an unknown name.
+    """
+    from .api import load_policy
+    from .explain import UnknownEndpoint, explain as run, render_json, render_text
+    from .render import render_human
+
+    result = load_policy(path, graph=False)
+    if result.exit_status() == 2:
+        click.echo(render_human(result.diagnostics, result.texts), nl=False, err=True)
+        sys.exit(2)
+    try:
+        explanation = run(result.policy, source, destination, service)
+    except UnknownEndpoint as error:
+        click.echo(f"septum explain: {error}", err=True)
+        sys.exit(2)
+    click.echo((render_text if output_format == "human" else render_json)(explanation), nl=False)
+    sys.exit(0 if explanation.allowed else 1)
+
+
+def _add_diff_command() -> None:
+    try:
+        from .cli_diff import diff
+    except ImportError:  # pragma: no cover - the diff command is optional while it is built
+        return
+    main.add_command(diff)
+
+
+_add_diff_command()
+
+
 if __name__ == "__main__":
     main()
