@@ -58,9 +58,11 @@ def _fail(message: str) -> None:
               help="Judge waiver expiry on this date on both sides (default: today).")
 @click.option("--disable", "disabled", multiple=True, metavar="CHECK",
               help="Turn a baseline verification check off on both sides (repeatable).")
+@click.option("--no-verify", is_flag=True,
+              help="Compare flows, data reach, definitions and `septum check` findings only; skip verification.")
 @_guard
 def diff(paths: tuple[Path, ...], base: str | None, head: str | None, output_format: str, exit_zero: bool,
-         as_of: str | None, disabled: tuple[str, ...]) -> None:
+         as_of: str | None, disabled: tuple[str, ...], no_verify: bool) -> None:
     """Show what a policy change does: flows, data reach, verdicts, definitions.
 
     \b
@@ -100,10 +102,10 @@ def diff(paths: tuple[Path, ...], base: str | None, head: str | None, output_for
             _fail(f"unknown check '{unknown[0]}'; checks: {', '.join(sorted(CHECKS))}")
     try:
         if base is None:
-            result = diff_paths(paths[0], paths[1], as_of=day, disabled=frozenset(disabled))
+            result = diff_paths(paths[0], paths[1], as_of=day, disabled=frozenset(disabled), verify=not no_verify)
         else:
             result = diff_revisions(paths[0] if paths else Path("zones"), base, head, as_of=day,
-                                    disabled=frozenset(disabled))
+                                    disabled=frozenset(disabled), verify=not no_verify)
     except DiffInputError as error:
         _fail(str(error))
     status = result.exit_code(exit_zero)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import json
 import os
 import shutil
@@ -170,7 +171,7 @@ class Summary:
     info: SideInfo
     errors: list[Diagnostic] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
-    flows: dict[tuple[str, str, str], FlowFacts] = field(default_factory=dict)
+    flows: dict[tuple[str, str, str], tuple] = field(default_factory=dict)  # raw facts, see _flows_and_reach
     kinds: dict[str, str] = field(default_factory=dict)
     reach: dict[tuple[str, str], ReachEntry] = field(default_factory=dict)
     verdicts: dict[tuple, Verdict] = field(default_factory=dict)
@@ -274,27 +275,87 @@ class _ParseCache:
             loader.parse_text = original
 
 
-def summarize(location: _Location, info: SideInfo, *, as_of: dt.date | None = None,
-              disabled: frozenset[str] = frozenset(), cache: _ParseCache | None = None) -> Summary:
-    """Load one side and reduce it to what the diff compares."""
+def load_side(location: _Location, cache: _ParseCache | None = None):
+    """Parse, resolve and check one side (`load_policy`, with file names relative to its root)."""
     from .api import load_policy
 
     cache = cache or _ParseCache()
     with contextlib.chdir(location.cwd), cache.installed():
-        result = load_policy(Path(location.target), graph=False)
-    summary = Summary(info=info, texts=result.texts)
+        return load_policy(Path(location.target), graph=False)
+
+
+def summarize(location: _Location, info: SideInfo, *, as_of: dt.date | None = None,
+              disabled: frozenset[str] = frozenset(), cache: _ParseCache | None = None) -> Summary:
+    """Load one side and reduce it to what the diff compares."""
+    return analyse(load_side(location, cache), info, as_of=as_of, disabled=disabled)
+
+
+def analyse(result, info: SideInfo, *, as_of: dt.date | None = None, disabled: frozenset[str] = frozenset(),
+            verdicts: bool = True, verify: bool = True) -> Summary:
+    """Reduce a loaded side (`LoadResult`) to what the diff compares.
+
+    `verdicts=False` leaves the verdicts out (both sides are the same model, so they cannot
+    differ); `verify=False` compares only the findings of `septum check`, not of verification.
+    """
+    collecting = gc.isenabled()
+    gc.disable()  # millions of model objects and no cycles: a collection would walk them all
+    try:
+        return _analyse(result, info, as_of, disabled, verdicts, verify)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _analyse(result, info: SideInfo, as_of, disabled, verdicts: bool, verify: bool) -> Summary:
+    summary = Summary(info=info)
     errors = [d for d in result.diagnostics if d.exit_class == "input"]
     if errors:
         summary.errors = errors
+        summary.texts = result.texts  # to show the errors with their source lines
         return summary
     policy = result.policy
     summary.kinds = _endpoint_kinds(policy)
     _flows_and_reach(policy, summary)
-    findings = [d for d in result.diagnostics if d.exit_class != "input"]
-    findings += _verification(policy, as_of, disabled, summary.notes)
-    summary.verdicts = _verdicts(findings)
+    if verdicts:
+        findings = [d for d in result.diagnostics if d.exit_class != "input"]
+        if verify:
+            findings += _verification(policy, as_of, disabled, summary.notes)
+        summary.verdicts = _verdicts(findings)
     summary.definitions = _definitions(policy)
     return summary
+
+
+def same_model(old_policy, new_policy) -> bool:
+    """Are two resolved policies the same model but for source positions and documentation?
+
+    Then every verdict is the same too, and the diff need not verify either side.
+    """
+    return _fingerprint(old_policy) == _fingerprint(new_policy)
+
+
+def _fingerprint(policy) -> tuple:
+    definitions = []
+    for statement in [*policy.zones.values(), *policy.hosts.values(), *policy.groups.values(),
+                      *policy.services.values(), *policy.datatypes.values(), *policy.devices.values(),
+                      *policy.assertions, *policy.requirements, *policy.waivers]:
+        described = _definition_fields(statement)
+        if described is not None:
+            definitions.append(described)
+    definitions.sort()
+    flows = sorted(_flow_canonical(flow) for flow in policy.flows)
+    return tuple(definitions), tuple(flows)
+
+
+def _flow_canonical(flow) -> tuple:
+    return (
+        _selector_canonical(flow.source),
+        _selector_canonical(flow.destination),
+        _refs(flow.services),
+        _refs(flow.carrying),
+        tuple(sorted(_selector_canonical(s) for s in flow.except_from)),
+        tuple(sorted(_selector_canonical(s) for s in flow.except_to)),
+        flow.log,
+    )
 
 
 def _verification(policy, as_of, disabled, notes: list[str]) -> list[Diagnostic]:
@@ -384,37 +445,52 @@ def _endpoints(members, excluded: frozenset[str], space: _Space) -> list[tuple[s
 
 
 def _flows_and_reach(policy, summary: Summary) -> None:
+    """Fill `summary.flows` with (source, destination, service) -> raw facts, and `summary.reach`.
+
+    Raw facts are tuples (datatypes, cuts of the source, cuts of the destination, log, spans),
+    frozensets all but `log` and `spans`; `FlowFacts` are made only for what the diff reports.
+    """
     space = _Space(policy)
     service_carries = {name: frozenset(r.name for r in s.carries) for name, s in policy.services.items()}
     hosts = policy.hosts
     holds = {name: frozenset(r.name for r in z.holds) for name, z in policy.zones.items()}
-    # (s, d, service) -> [datatypes, except_from, except_to, log, spans]
-    triples: dict[tuple[str, str, str], list] = {}
+    endpoint_lists: dict[int, list] = {}
+    triples: dict[tuple[str, str, str], tuple] = {}
     reach: dict[tuple[str, str], list] = {}
+    setdefault = triples.setdefault
+    nothing: frozenset[str] = frozenset()
     for flow in policy.flows:
-        span = flow.span
+        spans = (flow.span,)
+        log = flow.log
         carrying = frozenset(r.name for r in flow.carrying)
-        sources = _endpoints(policy.expand(flow.source), _excluded(policy, flow.except_from), space)
-        destinations = _endpoints(policy.expand(flow.destination), _excluded(policy, flow.except_to), space)
+        sides = []
+        for selector, carve_outs in ((flow.source, flow.except_from), (flow.destination, flow.except_to)):
+            members = policy.expand(selector)
+            if carve_outs:
+                sides.append(_endpoints(members, _excluded(policy, carve_outs), space))
+            else:
+                cached = endpoint_lists.get(id(members))
+                if cached is None:
+                    cached = endpoint_lists[id(members)] = [(e, nothing) for e in members.endpoints()]
+                sides.append(cached)
+        sources, destinations = sides
         if not sources or not destinations:
             continue
+        whole = len(flow.except_from) + len(flow.except_to) == 0
         flow_datatypes = set(carrying)
         for ref in flow.services:
             name = ref.name
-            datatypes = service_carries.get(name, frozenset()) | carrying
+            datatypes = service_carries.get(name, nothing) | carrying
             flow_datatypes |= datatypes
+            plain = (datatypes, nothing, nothing, log, spans)
             for source, cut_source in sources:
                 for destination, cut_destination in destinations:
                     key = (source, destination, name)
-                    entry = triples.get(key)
-                    if entry is None:
-                        triples[key] = [datatypes, cut_source, cut_destination, flow.log, [span]]
-                    else:
-                        entry[0] = entry[0] | datatypes
-                        entry[1] = entry[1] & cut_source
-                        entry[2] = entry[2] & cut_destination
-                        entry[3] = entry[3] or flow.log
-                        entry[4].append(span)
+                    value = plain if whole else (datatypes, cut_source, cut_destination, log, spans)
+                    found = setdefault(key, value)
+                    if found is not value:
+                        triples[key] = (found[0] | datatypes, found[1] & cut_source, found[2] & cut_destination,
+                                        found[3] or log, found[4] + spans)
         if flow_datatypes:
             places = set()
             for endpoint, _ in sources + destinations:
@@ -422,16 +498,17 @@ def _flows_and_reach(policy, summary: Summary) -> None:
                 places.add(host.zone.name if host is not None else endpoint)
             for place in places:
                 for datatype in flow_datatypes:
-                    reach.setdefault((place, datatype), []).append(span)
-    summary.flows = {
-        key: FlowFacts(tuple(sorted(v[0])), tuple(sorted(v[1])), tuple(sorted(v[2])), v[3], _spans(v[4]))
-        for key, v in triples.items()
-    }
+                    reach.setdefault((place, datatype), []).append(flow.span)
+    summary.flows = triples
     summary.reach = {
         (place, datatype): ReachEntry(place, "zone" if place in policy.zones else "address", datatype,
                                       datatype in holds.get(place, ()), _spans(spans))
         for (place, datatype), spans in reach.items()
     }
+
+
+def _facts(raw: tuple) -> FlowFacts:
+    return FlowFacts(tuple(sorted(raw[0])), tuple(sorted(raw[1])), tuple(sorted(raw[2])), raw[3], _spans(raw[4]))
 
 
 def _spans(spans) -> tuple[Span, ...]:
@@ -596,15 +673,21 @@ def compare(old: Summary, new: Summary) -> PolicyDiff:
 
     for key in sorted(new.flows.keys() - old.flows.keys()):
         s, d, service = key
-        result.flows_added.append(FlowEntry(s, kind(new, s), d, kind(new, d), service, new.flows[key]))
+        result.flows_added.append(FlowEntry(s, kind(new, s), d, kind(new, d), service, _facts(new.flows[key])))
     for key in sorted(old.flows.keys() - new.flows.keys()):
         s, d, service = key
-        result.flows_removed.append(FlowEntry(s, kind(old, s), d, kind(old, d), service, old.flows[key]))
-    for key in sorted(old.flows.keys() & new.flows.keys()):
-        before, after = old.flows[key], new.flows[key]
-        if before.meaning() != after.meaning():
-            s, d, service = key
-            result.flows_changed.append(FlowChange(s, kind(new, s), d, kind(new, d), service, before, after))
+        result.flows_removed.append(FlowEntry(s, kind(old, s), d, kind(old, d), service, _facts(old.flows[key])))
+    changed = []
+    new_flows = new.flows
+    for key, before in old.flows.items():
+        after = new_flows.get(key)
+        if after is not None and after is not before and (
+                before[0] != after[0] or before[1] != after[1] or before[2] != after[2] or before[3] != after[3]):
+            changed.append(key)
+    for key in sorted(changed):
+        s, d, service = key
+        result.flows_changed.append(FlowChange(s, kind(new, s), d, kind(new, d), service,
+                                               _facts(old.flows[key]), _facts(new.flows[key])))
 
     result.reach_added = [new.reach[k] for k in sorted(new.reach.keys() - old.reach.keys())]
     result.reach_removed = [old.reach[k] for k in sorted(old.reach.keys() - new.reach.keys())]
@@ -636,26 +719,106 @@ def compare(old: Summary, new: Summary) -> PolicyDiff:
 
 def diff_paths(old: str | Path, new: str | Path, *, as_of: dt.date | None = None,
                disabled: frozenset[str] | set[str] = frozenset(),
-               old_info: SideInfo | None = None, new_info: SideInfo | None = None) -> PolicyDiff:
-    """The semantic diff of the policies under two paths (directories of zone files, or files)."""
+               old_info: SideInfo | None = None, new_info: SideInfo | None = None,
+               verify: bool = True, parallel: bool | None = None) -> PolicyDiff:
+    """The semantic diff of the policies under two paths (directories of zone files, or files).
+
+    `verify=False` leaves verification out (only the findings of `septum check` are compared).
+    `parallel`: analyse the two sides in two processes (None: when the policy is large, the
+    machine has two CPUs and `os.fork` exists). Files equal on both sides are parsed once, and
+    when both sides are the same model (reordered, moved, reformatted) neither is verified.
+    """
     as_of = as_of or dt.date.today()
+    disabled = frozenset(disabled)
     for name, path in (("OLD", old), ("NEW", new)):
         if not Path(path).exists():
             raise DiffInputError(f"{name} path {path} does not exist")
-    cache = _ParseCache()
-    summaries = []
+    sides = []
     for path, info in ((old, old_info), (new, new_info)):
         info = info or SideInfo(str(path))
         location = _location(Path(path))
         if info.prefix is None:
             prefix = info.path if location.target == "." else os.path.dirname(info.path)
             info = dataclasses.replace(info, prefix=prefix)
-        summaries.append(summarize(location, info, as_of=as_of, disabled=frozenset(disabled), cache=cache))
-    return compare(*summaries)
+        sides.append((location, info))
+    (old_location, old_info), (new_location, new_info) = sides
+    cache = _ParseCache()
+    old_result = load_side(old_location, cache)
+    new_result = load_side(new_location, cache)
+    del cache
+    options = {"as_of": as_of, "disabled": disabled, "verify": verify}
+    if _readable(old_result) and _readable(new_result):
+        options["verdicts"] = not same_model(old_result.policy, new_result.policy)
+    if parallel is None:
+        parallel = options.get("verdicts", True) and verify and _worth_forking(old_result)
+    if parallel and hasattr(os, "fork"):
+        pending = _in_child(lambda: analyse(old_result, old_info, **options))
+        new_summary = analyse(new_result, new_info, **options)
+        old_summary = pending()
+    else:
+        old_summary = analyse(old_result, old_info, **options)
+        new_summary = analyse(new_result, new_info, **options)
+    return compare(old_summary, new_summary)
+
+
+def _readable(result) -> bool:
+    return not any(d.exit_class == "input" for d in result.diagnostics)
+
+
+PARALLEL_FLOWS = 2_000  # below this, a second process costs more than it saves
+
+
+def _worth_forking(result) -> bool:
+    if os.environ.get("SEPTUM_DIFF_JOBS") == "1":
+        return False
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    policy = result.policy
+    return cpus > 1 and policy is not None and len(policy.flows) >= PARALLEL_FLOWS
+
+
+def _in_child(work):
+    """Run `work()` in a forked process; return a function that waits for its (pickled) result."""
+    import pickle
+    import traceback
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, send, and leave without running the parent's exit handlers
+        status = 0
+        try:
+            os.close(read_end)
+            try:
+                payload = pickle.dumps(("ok", work()), protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException:  # noqa: BLE001 - reported to the parent
+                payload = pickle.dumps(("error", traceback.format_exc()), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
+        except BaseException:  # noqa: BLE001
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_end)
+
+    def wait():
+        with os.fdopen(read_end, "rb") as pipe:
+            payload = pipe.read()
+        os.waitpid(pid, 0)
+        if not payload:
+            raise RuntimeError("the process analysing the OLD side ended without a result")
+        outcome, value = pickle.loads(payload)
+        if outcome != "ok":
+            raise RuntimeError(f"analysing the OLD side failed:\n{value}")
+        return value
+
+    return wait
 
 
 def diff_revisions(path: str | Path = "zones", base: str = "HEAD", head: str | None = None, *,
-                   as_of: dt.date | None = None, disabled: frozenset[str] | set[str] = frozenset()) -> PolicyDiff:
+                   as_of: dt.date | None = None, disabled: frozenset[str] | set[str] = frozenset(),
+                   verify: bool = True, parallel: bool | None = None) -> PolicyDiff:
     """The semantic diff of `path` as of git revision `base` against `head` (default: the working tree)."""
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="septum-diff-") as scratch:
@@ -667,9 +830,8 @@ def diff_revisions(path: str | Path = "zones", base: str = "HEAD", head: str | N
             new_root = path
         else:
             new_root = _materialise(repo, head, relative, Path(scratch) / "new")
-        return diff_paths(old_root, new_root, as_of=as_of, disabled=disabled,
-                          old_info=SideInfo(str(path), base),
-                          new_info=SideInfo(str(path), head))
+        return diff_paths(old_root, new_root, as_of=as_of, disabled=disabled, verify=verify, parallel=parallel,
+                          old_info=SideInfo(str(path), base), new_info=SideInfo(str(path), head))
 
 
 # ---- git ---------------------------------------------------------------------------------------

@@ -463,8 +463,8 @@ def test_action_on_a_failing_copy(tmp_path):
     assert "E301" in {result["ruleId"] for result in uploaded["runs"][0]["results"]}
 
 
-@needs_ci_formats
-def test_action_on_input_errors_with_a_base_revision(tmp_path):
+def _git_workspace(tmp_path: Path) -> Path:
+    """A copy of the reference hospital committed to a fresh git repository (the PR's base)."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     workspace = _workspace(tmp_path)
@@ -472,6 +472,35 @@ def test_action_on_input_errors_with_a_base_revision(tmp_path):
                "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
         subprocess.run(["git", *command], cwd=workspace, env=git_env, check=True, capture_output=True)
+    return workspace
+
+
+@needs_ci_formats
+def test_action_on_a_pull_request_that_opens_a_path(tmp_path):
+    workspace = _git_workspace(tmp_path)
+    perimeter = workspace / "zones" / "hospital" / "perimeter.septum"
+    perimeter.write_text(perimeter.read_text() + '\nallow guest -> pacs-web : https "kiosk image viewer"\n')
+    line = perimeter.read_text().splitlines().index('allow guest -> pacs-web : https "kiosk image viewer"') + 1
+    status, steps = run_action(workspace, tmp_path, base="HEAD", args=f"--as-of {AS_OF.isoformat()}")
+    assert status == 1, {name: (r.returncode, r.stdout[-2000:], r.stderr[-2000:]) for name, r in steps.items()}
+    document = json.loads((workspace / "septum.upload.sarif").read_text())
+    assert sarif_errors(document) == []
+    new = [r for r in document["runs"][0]["results"]
+           if any(step["location"]["physicalLocation"]["region"]["startLine"] == line
+                  and step["location"]["physicalLocation"]["artifactLocation"]["uri"] == "zones/hospital/perimeter.septum"
+                  for flow in r.get("codeFlows", []) for step in flow["threadFlows"][0]["locations"])]
+    assert new and {r["level"] for r in new} == {"error"}  # the guest Wi-Fi now reaches imaging
+    assert f"(zones/hospital/perimeter.septum:{line})" in steps["summary"].stdout  # the witness hop
+    diff = steps["Semantic diff against the base"]
+    assert diff.returncode == 0
+    if run_septum("diff", "--help").returncode == 0:
+        assert "guest -> pacs-web" in diff.stdout
+        assert "::warning" not in diff.stdout
+
+
+@needs_ci_formats
+def test_action_on_input_errors_with_a_base_revision(tmp_path):
+    workspace = _git_workspace(tmp_path)
     imaging = workspace / "zones" / "hospital" / "imaging.septum"
     imaging.write_text(imaging.read_text() + "\nallow modalites -> pacs : dicom-tls\n")
     status, steps = run_action(workspace, tmp_path, base="HEAD", args=f"--as-of {AS_OF.isoformat()}")

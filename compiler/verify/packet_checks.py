@@ -19,13 +19,15 @@ and removing every reported flow leaves exactly the same packets allowed.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
+from contextlib import contextmanager
 from typing import Callable
 
 from ..diagnostics import Diagnostic, Related
 from ..model import Flow, SelAddress, SelName, Span
 from ..packets.addresses import PRIVATE, PRIVATE_RANGES, AddressSet
-from ..packets.flows import policy_packets
+from ..packets.flows import V4, V6, FlowPackets, policy_packets
 from ..resolve import Policy
 from .names import CHECKS
 
@@ -126,30 +128,28 @@ def _unassigned(flow: Flow, side: str, item, address: SelAddress, group: str | N
 
 def empty_flow(policy: Policy) -> list[Diagnostic]:
     packets = policy_packets(policy)
-    false = packets.space.false
     findings = []
-    for index, flow in enumerate(policy.flows):
-        sets = packets.flow(index)
-        if sets.packets != false:
-            continue
-        findings.append(_empty(policy, packets, flow, sets))
+    with _no_gc():
+        for index, flow in enumerate(policy.flows):
+            sets = packets.flow(index)
+            if sets.empty:
+                findings.append(_empty(policy, flow, sets))
     return findings
 
 
-def _families(space, node) -> list[int]:
-    return [family for family in (4, 6) if (node & space.family[family]) != space.false]
+def _family_list(bits: int) -> list[int]:
+    return [family for family, bit in ((4, V4), (6, V6)) if bits & bit]
 
 
-def _family_text(families: list[int]) -> str:
-    return {(4,): "IPv4 only", (6,): "IPv6 only", (): "no address"}.get(tuple(families), "IPv4 and IPv6")
+def _family_text(bits: int, only: bool = True) -> str:
+    text = {V4: "IPv4", V6: "IPv6", 0: "no"}.get(bits, "IPv4 and IPv6")
+    return text + " only" if only and bits in (V4, V6) else text
 
 
-def _empty(policy: Policy, packets, flow: Flow, sets) -> Diagnostic:
-    space = packets.space
-    false = space.false
+def _empty(policy: Policy, flow: Flow, sets) -> Diagnostic:
     code = CHECKS["empty-flow"].code
     names = [r.name for r in flow.services]
-    if sets.services == false:
+    if not sets.services.families:
         silent = [policy.services[n] for n in names if n in policy.services and not policy.services[n].matches]
         related = tuple(Related(s.name_span, f"service '{s.name}' names no protocol") for s in silent)
         return Diagnostic(
@@ -162,20 +162,20 @@ def _empty(policy: Policy, packets, flow: Flow, sets) -> Diagnostic:
         ("source", sets.source_all, sets.source, flow.source, flow.except_from),
         ("destination", sets.destination_all, sets.destination, flow.destination, flow.except_to),
     ):
-        if every == false:
+        if not every.families:
             return Diagnostic(
                 code, f"flow allows nothing: its {side} has no addresses", selector.span,
                 f"give the zones and hosts of the {side} their networks and addresses, or remove the flow",
                 check="empty-flow")
-        if left == false:
+        if not left.families:
             keyword = "except from" if side == "source" else "except to"
             return Diagnostic(
                 code, f"flow allows nothing: `{keyword}` removes its whole {side}",
                 _join([s.span for s in carve]),
                 f"remove the flow, or carve out less: the `{keyword}` selector covers everything the {side} selects",
                 check="empty-flow")
-    source, destination = _families(space, sets.source), _families(space, sets.destination)
-    common = [f for f in source if f in destination]
+    source, destination = sets.source.families, sets.destination.families
+    common = source & destination
     if not common:
         return Diagnostic(
             code, f"flow allows nothing: its source ({_family_text(source)}) and destination "
@@ -183,11 +183,10 @@ def _empty(policy: Policy, packets, flow: Flow, sets) -> Diagnostic:
             _head(flow),
             "a connection stays within one address family: give both sides addresses of the same family",
             check="empty-flow")
-    services = _families(space, sets.services)
     return Diagnostic(
         code, f"flow allows nothing: its services ({', '.join(names)}) match only "
-              f"{_family_text(services).replace(' only', '')} packets, but source and destination share "
-              f"{_family_text(common).replace(' only', '')} addresses only",
+              f"{_family_text(sets.services.families, False)} packets, but source and destination share "
+              f"{_family_text(common, False)} addresses only",
         _join([r.span for r in flow.services]),
         "use the service of the right family (icmp is IPv4, icmpv6 is IPv6), or give both sides addresses "
         "of the family the service needs",
@@ -197,19 +196,15 @@ def _empty(policy: Policy, packets, flow: Flow, sets) -> Diagnostic:
 # ---- W521: redundant flows ----------------------------------------------------------------------------
 
 
-def _candidates(policy: Policy, packets, live: list[int]):
-    """For each live flow, the flows that may share a packet with it (a superset, never quadratic
-    unless flows really overlap)."""
-    expand = policy.expand
-    flows = policy.flows
-    owners = {}
+def _candidates(flows: list[FlowPackets], live: list[int]):
+    """For each live flow, the flows that may share a packet with it: those filed under one of its
+    (source owner, destination owner) pairs. A superset of the real overlaps, and never quadratic
+    unless flows really touch the same zones."""
     pairs_index: dict[tuple[str, str], list[int]] = defaultdict(list)
     by_source: dict[str, list[int]] = defaultdict(list)
     wide: list[int] = []
     for i in live:
-        so = packets.owners(expand(flows[i].source))
-        do = packets.owners(expand(flows[i].destination))
-        owners[i] = (so, do)
+        so, do = flows[i].source_all.owners, flows[i].destination_all.owners
         for s in so:
             by_source[s].append(i)
         if len(so) * len(do) > WIDE:
@@ -220,19 +215,20 @@ def _candidates(policy: Policy, packets, live: list[int]):
                     pairs_index[(s, d)].append(i)
 
     def candidates(i: int) -> set[int]:
-        so, do = owners[i]
+        so, do = flows[i].source_all.owners, flows[i].destination_all.owners
         found: set[int] = set()
         if len(so) * len(do) > WIDE:
             for s in so:
                 for j in by_source[s]:
-                    if j not in found and not do.isdisjoint(owners[j][1]):
+                    if j not in found and not do.isdisjoint(flows[j].destination_all.owners):
                         found.add(j)
         else:
             for s in so:
                 for d in do:
                     found.update(pairs_index.get((s, d), ()))
             for j in wide:
-                if not so.isdisjoint(owners[j][0]) and not do.isdisjoint(owners[j][1]):
+                if not so.isdisjoint(flows[j].source_all.owners) and not do.isdisjoint(
+                        flows[j].destination_all.owners):
                     found.add(j)
         found.discard(i)
         return found
@@ -240,39 +236,47 @@ def _candidates(policy: Policy, packets, live: list[int]):
     return candidates
 
 
+def _within(x: FlowPackets, y: FlowPackets) -> bool:
+    """x ⊆ y, tested part by part first (enough for most cases), else on the product BDDs."""
+    if x.source.node <= y.source.node and x.destination.node <= y.destination.node and \
+            x.services.node <= y.services.node:
+        return True
+    return x.packets <= y.packets
+
+
 def redundant_rule(policy: Policy) -> list[Diagnostic]:
     packets = policy_packets(policy)
-    space = packets.space
-    false = space.false
-    flows = policy.flows
-    sets = [packets.flow(i).packets for i in range(len(flows))]
-    live = [i for i in range(len(flows)) if sets[i] != false]
-    candidates = _candidates(policy, packets, live)
-    removed: set[int] = set()
+    false = packets.space.false
     findings = []
-    for i in reversed(live):  # flows are in (file, line) order: the last is examined first
-        mine = sets[i]
-        overlapping = sorted(j for j in candidates(i) if j not in removed and (sets[j] & mine) != false)
-        if not overlapping:
-            continue
-        union = false
-        for j in overlapping:
-            union = union | sets[j]
-        if not mine <= union:
-            continue
-        removed.add(i)
-        findings.append(_redundant(policy, flows[i], mine, [(j, sets[j]) for j in overlapping], space))
+    with _no_gc():
+        flows = [packets.flow(i) for i in range(len(policy.flows))]
+        live = [i for i in range(len(flows)) if not flows[i].empty]
+        candidates = _candidates(flows, live)
+        removed: set[int] = set()
+        for i in reversed(live):  # flows are in (file, line) order: the last is examined first
+            mine = flows[i]
+            overlapping = sorted(j for j in candidates(i) if j not in removed and packets.overlap(mine, flows[j]))
+            if not overlapping:
+                continue
+            single = next((j for j in overlapping if _within(mine, flows[j])), None)
+            if single is not None:
+                cover = [single]
+            else:
+                union = false
+                for j in overlapping:
+                    union = union | flows[j].packets
+                if not mine.packets <= union:
+                    continue
+                cover = _cover(mine.packets, [(j, flows[j].packets) for j in overlapping], false)
+            removed.add(i)
+            findings.append(_redundant(policy, policy.flows[i], mine, [(j, flows[j]) for j in cover]))
     return findings
 
 
-def _cover(mine, overlapping: list[tuple[int, object]], false) -> list[tuple[int, object]]:
-    """A small set of the overlapping flows that still covers `mine`: one flow if one suffices
-    (the first by file and line), else the overlapping flows with every unneeded one dropped."""
-    for j, s in overlapping:
-        if mine <= s:
-            return [(j, s)]
+def _cover(mine, overlapping: list[tuple[int, object]], false) -> list[int]:
+    """The overlapping flows with every flow the others make unneeded dropped (from the last)."""
     if len(overlapping) > COVER_MINIMISE_LIMIT:
-        return overlapping
+        return [j for j, _ in overlapping]
     keep = list(overlapping)
     for entry in reversed(overlapping):
         rest = [e for e in keep if e is not entry]
@@ -281,18 +285,17 @@ def _cover(mine, overlapping: list[tuple[int, object]], false) -> list[tuple[int
             union = union | s
         if mine <= union:
             keep = rest
-    return keep
+    return [j for j, _ in keep]
 
 
 def _datatypes(policy: Policy, flow: Flow) -> set[str]:
     return policy.service_datatypes(r.name for r in flow.services) | {r.name for r in flow.carrying}
 
 
-def _redundant(policy: Policy, flow: Flow, mine, overlapping, space) -> Diagnostic:
-    cover = _cover(mine, overlapping, space.false)
+def _redundant(policy: Policy, flow: Flow, mine: FlowPackets, cover: list[tuple[int, FlowPackets]]) -> Diagnostic:
     covering = [policy.flows[j] for j, _ in cover]
     locations = [_loc(_head(g)) for g in covering]
-    if len(cover) == 1 and cover[0][1] == mine:
+    if len(cover) == 1 and cover[0][1].packets == mine.packets:
         message = f"duplicate flow: the flow at {locations[0]} allows exactly the same packets"
         note = "allows the same packets"
     elif len(cover) == 1:
@@ -314,6 +317,19 @@ def _redundant(policy: Policy, flow: Flow, mine, overlapping, space) -> Diagnost
                 f"flow{'s' * (len(covering) != 1)}, then remove this one")
     related = tuple(Related(_head(g), note) for g in covering)
     return Diagnostic(CHECKS["redundant-rule"].code, message, _head(flow), help, related, check="redundant-rule")
+
+
+@contextmanager
+def _no_gc():
+    """Pause Python's cyclic garbage collector: a loaded policy is millions of objects with no
+    cycles, and a collection in the middle of thousands of BDD operations would walk them all."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 PACKET_CHECKS: dict[str, Callable[[Policy], list[Diagnostic]]] = {

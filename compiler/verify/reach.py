@@ -148,18 +148,20 @@ def build_intent(policy: Policy) -> Intent:
         skip_sources = excluded(policy, flow.except_from)
         skip_destinations = excluded(policy, flow.except_to)
         pairs = []
+        targets = [(d, intent.zones_of(d)) for d in destinations.endpoints() if d not in skip_destinations]
         for source in sources.endpoints():
             if source in skip_sources:
                 continue
-            for destination in destinations.endpoints():
-                if destination in skip_destinations:
-                    continue
-                hop = Hop(source, destination, services, flow.span)
-                for zs in intent.zones_of(source):
-                    for zd in intent.zones_of(destination):
+            source_zones = intent.zones_of(source)
+            for destination, destination_zones in targets:
+                hop = None
+                for zs in source_zones:
+                    for zd in destination_zones:
                         pairs.append((source, destination, zs, zd))
                         if zs == zd:
                             continue
+                        if hop is None:
+                            hop = Hop(source, destination, services, flow.span)
                         intent.steps.setdefault((zs, zd), []).append(Step(hop, flow, datatypes, encrypted))
                         intent.out.setdefault(zs, set()).add(zd)
         intent.flow_pairs.append(pairs)
