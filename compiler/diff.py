@@ -32,6 +32,7 @@ import datetime as dt
 import gc
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -90,6 +91,9 @@ class FlowEntry:
     destination_kind: str
     service: str
     facts: FlowFacts
+    # a host's triple added (removed) while the other side allows (still allows) the same service
+    # for its zone, with the host not carved out: (source, destination) of that broader triple
+    covered_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,7 @@ class Summary:
     texts: dict[str, str] = field(default_factory=dict)
     flows: dict[tuple[str, str, str], tuple] = field(default_factory=dict)  # raw facts, see _flows_and_reach
     kinds: dict[str, str] = field(default_factory=dict)
+    zone_of: dict[str, str] = field(default_factory=dict)  # host -> its zone
     reach: dict[tuple[str, str], ReachEntry] = field(default_factory=dict)
     verdicts: dict[tuple, Verdict] = field(default_factory=dict)
     definitions: dict[tuple[str, str], Definition] = field(default_factory=dict)
@@ -315,12 +320,13 @@ def _analyse(result, info: SideInfo, as_of, disabled, verdicts: bool, verify: bo
         return summary
     policy = result.policy
     summary.kinds = _endpoint_kinds(policy)
+    summary.zone_of = {name: host.zone.name for name, host in policy.hosts.items()}
     _flows_and_reach(policy, summary)
     if verdicts:
         findings = [d for d in result.diagnostics if d.exit_class != "input"]
         if verify:
             findings += _verification(policy, as_of, disabled, summary.notes)
-        summary.verdicts = _verdicts(findings)
+        summary.verdicts = _verdicts(findings, policy)
     summary.definitions = _definitions(policy)
     return summary
 
@@ -347,15 +353,7 @@ def _fingerprint(policy) -> tuple:
 
 
 def _flow_canonical(flow) -> tuple:
-    return (
-        _selector_canonical(flow.source),
-        _selector_canonical(flow.destination),
-        _refs(flow.services),
-        _refs(flow.carrying),
-        tuple(sorted(_selector_canonical(s) for s in flow.except_from)),
-        tuple(sorted(_selector_canonical(s) for s in flow.except_to)),
-        flow.log,
-    )
+    return _fields(flow)
 
 
 def _verification(policy, as_of, disabled, notes: list[str]) -> list[Diagnostic]:
@@ -524,31 +522,95 @@ def _status(diagnostic: Diagnostic) -> str:
     return diagnostic.severity.value
 
 
-def _verdicts(findings: list[Diagnostic]) -> dict[tuple, Verdict]:
+_POSITION = re.compile(r"((?:<septum>/)?[^\s:'\"()\[\]]+\.septum):(\d+)(?::(\d+))?")
+
+
+def _verdicts(findings: list[Diagnostic], policy) -> dict[tuple, Verdict]:
     grouped: dict[tuple, list[Diagnostic]] = {}
+    statements = _StatementIndex(policy)
     for finding in findings:
-        grouped.setdefault((finding.check, finding.code, finding.message), []).append(finding)
+        message = _POSITION.sub(statements.replace, finding.message)
+        grouped.setdefault((finding.check, finding.code, message), []).append(finding)
     verdicts = {}
     for key, group in grouped.items():
         statuses = {_status(d) for d in group}
         # one key, several findings: the worst status stands for the key
         status = next(s for s in ("error", "warning", "waived") if s in statuses)
         locations = tuple(sorted({d.span for d in group if d.span is not None}))
-        verdicts[key] = Verdict(key[0], key[1], key[2], status, locations)
+        message = min(d.message for d in group)
+        verdicts[key] = Verdict(key[0], key[1], message, status, locations)
     return verdicts
+
+
+class _StatementIndex:
+    """Positions quoted in a finding's message (`file.septum:12`) as the statement written there.
+
+    A message that points at another statement by its line would change when the statement
+    moves; the diff compares it with the statement's meaning in place of its position.
+    """
+
+    def __init__(self, policy) -> None:
+        self.policy = policy
+        self.by_file: dict[str, list] | None = None
+
+    def _build(self) -> dict[str, list]:
+        by_file: dict[str, list] = {}
+        for source in self.policy.files:
+            for statement in source.statements:
+                span = statement.span
+                by_file.setdefault(span.file, []).append(
+                    ((span.line, span.column), (span.end_line, span.end_column), statement))
+        for entries in by_file.values():
+            entries.sort(key=lambda e: (e[0], e[1]))
+        return by_file
+
+    def replace(self, match: re.Match) -> str:
+        if self.by_file is None:
+            self.by_file = self._build()
+        file, line = match.group(1), int(match.group(2))
+        column = int(match.group(3)) if match.group(3) else None
+        for start, end, statement in self.by_file.get(file, ()):
+            if column is None:
+                inside = start[0] <= line <= end[0]
+            else:
+                inside = start <= (line, column) <= end
+            if inside:
+                return f"[{_identity(statement)}]"
+        return match.group(0)
+
+
+def _identity(statement) -> str:
+    if getattr(statement, "kind", None) == "allow":
+        return "allow " + "; ".join(f"{name} {text}" for name, text in _flow_canonical(statement) if text)
+    described = _definition_fields(statement)
+    if described is not None:
+        return f"{described[0]} {described[1]}"
+    return str(getattr(statement, "kind", "statement"))
 
 
 # ---- definitions -------------------------------------------------------------------------------
 
 
-def _selector_canonical(selector: Selector) -> str:
+# Fields that are documentation or position, not meaning; `name`, `label` and `text` name the
+# statement instead. Any other field of the model (including fields added to the language later)
+# is compared.
+_NOT_MEANING = frozenset({"kind", "name", "label", "text", "span", "name_span", "target_span", "clauses",
+                          "description", "justification", "reason", "builtin"})
+
+_FIELD_NAMES = {"selector": "members", "matches": "protocols"}  # as people say it
+
+_KINDS = {Zone: "zone", Host: "host", Group: "group", Service: "service", DataType: "datatype", Device: "device",
+          Assertion: "assertion", Requirement: "requirement", Waiver: "waiver"}
+
+
+def _item_text(item) -> str:
     from .printer import selector_text
 
-    return ", ".join(sorted(selector_text(Selector(items=(item,), span=selector.span)) for item in selector.items))
+    return selector_text(Selector(items=(item,), span=Span("", 0, 0, 0, 0)))
 
 
-def _refs(refs) -> str:
-    return ", ".join(sorted({r.name for r in refs}))
+def _selector_canonical(selector: Selector) -> str:
+    return ", ".join(sorted({_item_text(item) for item in selector.items}))
 
 
 def _match_canonical(match) -> str:
@@ -564,75 +626,91 @@ def _match_canonical(match) -> str:
     return text
 
 
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
+def _text(value) -> str:
+    """A field's value as canonical text: lists as sorted sets, selectors as sorted items."""
+    from enum import Enum
+
+    from pydantic import BaseModel
+
+    from .model import Binding, Match, Network, Ref
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Ref):
+        return value.name
+    if isinstance(value, Selector):
+        return _selector_canonical(value)
+    if isinstance(value, Network):
+        return value.cidr
+    if isinstance(value, Match):
+        return _match_canonical(value)
+    if isinstance(value, Binding):
+        where = f"interface {value.interface}" if value.interface is not None else f"port {value.port}"
+        return f"{where} zone {value.zone.name}"
+    if isinstance(value, (tuple, list, set, frozenset)):
+        separator = "; " if any(isinstance(v, (Selector, Match, Binding)) for v in value) else ", "
+        return separator.join(sorted({_text(v) for v in value}))
+    if isinstance(value, BaseModel):
+        return "; ".join(f"{name} {text}" for name, text in _fields(value) if text)
+    return str(value)
 
 
-def _assertion_canonical(assertion: Assertion) -> str:
-    from .model import NoPath, OnlyEncrypted
+def _fields(model) -> tuple[tuple[str, str], ...]:
+    """(field, canonical text) for every field of a statement that carries meaning.
 
-    body = assertion.body
-    if isinstance(body, NoPath):
-        within = f" within {body.within} hops" if body.within else ""
-        return f"no path from {_selector_canonical(body.source)} to {_selector_canonical(body.destination)}{within}"
-    if isinstance(body, OnlyEncrypted):
-        return f"{body.datatype.name} crosses zones only encrypted"
-    on = f" on {_refs(body.services)}" if body.services else ""
-    return f"only {_selector_canonical(body.allowed)} may connect to {_selector_canonical(body.target)}{on}"
+    A nested statement part (an assertion's body) is flattened into the statement's fields.
+    """
+    from pydantic import BaseModel
+
+    out: list[tuple[str, str]] = []
+    for name, value in model:
+        if name in _NOT_MEANING:
+            continue
+        if isinstance(value, BaseModel) and not isinstance(value, Selector) and hasattr(value, "kind"):
+            out.append(("form", str(value.kind)))
+            out.extend(_fields(value))
+        else:
+            out.append((_FIELD_NAMES.get(name, name), _text(value)))
+    return tuple(out)
+
+
+def _sorted_selectors(model):
+    """A copy of a statement part whose selectors list their items in one canonical order."""
+    update = {}
+    for name, value in model:
+        if isinstance(value, Selector):
+            update[name] = value.model_copy(update={"items": tuple(sorted(value.items, key=_item_text))})
+    return model.model_copy(update=update) if update else model
 
 
 def _definition_fields(statement) -> tuple[str, str, tuple[tuple[str, str], ...]] | None:
     """(kind, name, fields) of a definition or intent statement other than `allow`."""
-    if isinstance(statement, Zone):
-        return "zone", statement.name, (
-            ("networks", ", ".join(sorted({n.cidr for n in statement.networks}))),
-            ("vlan", "" if statement.vlan is None else str(statement.vlan)),
-            ("trust", statement.trust.value),
-            ("broker", _yes(statement.broker)),
-            ("holds", _refs(statement.holds)),
-            ("tags", _refs(statement.tags)),
-        )
-    if isinstance(statement, Host):
-        return "host", statement.name, (
-            ("zone", statement.zone.name),
-            ("addresses", ", ".join(sorted({n.cidr for n in statement.addresses}))),
-            ("tags", _refs(statement.tags)),
-        )
-    if isinstance(statement, Group):
-        return "group", statement.name, (("members", _selector_canonical(statement.selector)),)
-    if isinstance(statement, Service):
-        return "service", statement.name, (
-            ("protocols", "; ".join(sorted({_match_canonical(m) for m in statement.matches}))),
-            ("carries", _refs(statement.carries)),
-            ("encrypted", _yes(statement.encrypted)),
-            ("legacy", _yes(statement.legacy)),
-        )
-    if isinstance(statement, DataType):
-        return "datatype", statement.name, (("sensitivity", statement.sensitivity.value),)
-    if isinstance(statement, Device):
-        bindings = sorted(
-            f"interface {b.interface} zone {b.zone.name}" if b.interface is not None else f"port {b.port} zone {b.zone.name}"
-            for b in statement.bindings
-        )
-        return "device", statement.name, (
-            ("role", statement.role.value), ("backend", statement.backend.value), ("bindings", "; ".join(bindings)),
-        )
+    kind = _KINDS.get(type(statement))
+    if kind is None:
+        return None
     if isinstance(statement, Assertion):
-        text = _assertion_canonical(statement)
-        name = statement.label.name if statement.label else text
-        return "assertion", name, (("statement", text),)
-    if isinstance(statement, Requirement):
-        text = (f"{_selector_canonical(statement.source)} -> {_selector_canonical(statement.destination)}"
-                f" : {_refs(statement.services)}")
-        name = statement.label.name if statement.label else text
-        return "requirement", name, (("statement", text),)
-    if isinstance(statement, Waiver):
+        from .printer import assertion_text
+
+        name = statement.label.name if statement.label else assertion_text(
+            statement.model_copy(update={"body": _sorted_selectors(statement.body)}))
+    elif isinstance(statement, Requirement):
+        name = statement.label.name if statement.label else (
+            f"{_selector_canonical(statement.source)} -> {_selector_canonical(statement.destination)}"
+            f" : {_text(statement.services)}")
+    elif isinstance(statement, Waiver):
         target = statement.label.name if statement.label else f'"{statement.text}"'
-        services = f" : {_refs(statement.services)}" if statement.services else ""
+        services = f" : {_text(statement.services)}" if statement.services else ""
         name = (f"{target} for {_selector_canonical(statement.source)} -> "
                 f"{_selector_canonical(statement.destination)}{services}")
-        return "waiver", name, (("until", statement.until.isoformat()),)
-    return None
+    else:
+        name = statement.name
+    return kind, name, _fields(statement)
 
 
 def _definitions(policy) -> dict[tuple[str, str], Definition]:
@@ -673,10 +751,12 @@ def compare(old: Summary, new: Summary) -> PolicyDiff:
 
     for key in sorted(new.flows.keys() - old.flows.keys()):
         s, d, service = key
-        result.flows_added.append(FlowEntry(s, kind(new, s), d, kind(new, d), service, _facts(new.flows[key])))
+        result.flows_added.append(FlowEntry(s, kind(new, s), d, kind(new, d), service, _facts(new.flows[key]),
+                                            _covered(key, new, old)))
     for key in sorted(old.flows.keys() - new.flows.keys()):
         s, d, service = key
-        result.flows_removed.append(FlowEntry(s, kind(old, s), d, kind(old, d), service, _facts(old.flows[key])))
+        result.flows_removed.append(FlowEntry(s, kind(old, s), d, kind(old, d), service, _facts(old.flows[key]),
+                                              _covered(key, old, new)))
     changed = []
     new_flows = new.flows
     for key, before in old.flows.items():
@@ -712,6 +792,21 @@ def compare(old: Summary, new: Summary) -> PolicyDiff:
                             if olds.get(f, "") != news.get(f, ""))
             result.definitions_changed.append(DefinitionChange(key[0], key[1], changes, before, after))
     return result
+
+
+def _covered(key: tuple[str, str, str], side: Summary, other: Summary) -> tuple[str, str] | None:
+    """The broader triple of `other` that allows a host's triple of `side` as part of its zone."""
+    source, destination, service = key
+    sources = [source] + ([side.zone_of[source]] if source in side.zone_of else [])
+    destinations = [destination] + ([side.zone_of[destination]] if destination in side.zone_of else [])
+    for broader_source in sources:
+        for broader_destination in destinations:
+            if (broader_source, broader_destination) == (source, destination):
+                continue
+            facts = other.flows.get((broader_source, broader_destination, service))
+            if facts is not None and source not in facts[1] and destination not in facts[2]:
+                return broader_source, broader_destination
+    return None
 
 
 # ---- entry points ------------------------------------------------------------------------------
@@ -960,9 +1055,20 @@ def _flow_line(entry, facts: FlowFacts) -> str:
     return f"{entry.source} -> {entry.destination} : {entry.service}" + (f" ({words})" if words else "")
 
 
-def _verdict_text(verdict: Verdict) -> str:
+def _covered_words(entry: FlowEntry, when: str) -> str:
+    if entry.covered_by is None:
+        return ""
+    return f" ({when} allowed as part of {entry.covered_by[0]} -> {entry.covered_by[1]})"
+
+
+def _message(message: str, info: SideInfo) -> str:
+    """A finding's message with the positions it quotes under the path the user named."""
+    return _POSITION.sub(lambda m: _display_file(m.group(1), info) + m.group(0)[len(m.group(1)):], message)
+
+
+def _verdict_text(verdict: Verdict, info: SideInfo) -> str:
     check = f" {verdict.check}" if verdict.check else ""
-    return f"{verdict.status}[{verdict.code}]{check}: {verdict.message}"
+    return f"{verdict.status}[{verdict.code}]{check}: {_message(verdict.message, info)}"
 
 
 def _headline(diff: PolicyDiff) -> str:
@@ -1023,9 +1129,11 @@ def render_human(diff: PolicyDiff, style=None) -> str:
             out.extend(lines)
 
     section("Flows newly allowed", [
-        paint(f"  + {_flow_line(e, e.facts)}  [{_cite(e.facts.rules, new)}]", "+") for e in diff.flows_added])
+        paint(f"  + {_flow_line(e, e.facts)}  [{_cite(e.facts.rules, new)}]{_covered_words(e, 'already')}", "+")
+        for e in diff.flows_added])
     section("Flows no longer allowed", [
-        paint(f"  - {_flow_line(e, e.facts)}  [was {_cite(e.facts.rules, old)}]", "-") for e in diff.flows_removed])
+        paint(f"  - {_flow_line(e, e.facts)}  [was {_cite(e.facts.rules, old)}]{_covered_words(e, 'still')}", "-")
+        for e in diff.flows_removed])
     changed = []
     for c in diff.flows_changed:
         changed.append(paint(f"  ~ {c.source} -> {c.destination} : {c.service}  [{_cite(c.new.rules, new)}]", "~"))
@@ -1039,10 +1147,12 @@ def render_human(diff: PolicyDiff, style=None) -> str:
     section("Data no longer reaching", [
         paint(f"  - {r.datatype} reaches {r.place_kind} {r.place}  [was {_cite(r.rules, old)}]", "-")
         for r in diff.reach_removed])
-    verdicts = [paint(f"  + {_verdict_text(v)}  [{_cite(v.locations, new)}]", "+") for v in diff.verdicts_added]
-    verdicts += [paint(f"  - {_verdict_text(v)}  [was {_cite(v.locations, old)}]", "-") for v in diff.verdicts_removed]
+    verdicts = [paint(f"  + {_verdict_text(v, new)}  [{_cite(v.locations, new)}]", "+") for v in diff.verdicts_added]
+    verdicts += [paint(f"  - {_verdict_text(v, old)}  [was {_cite(v.locations, old)}]", "-")
+                 for v in diff.verdicts_removed]
     verdicts += [paint(f"  ~ {c.old.status} -> {c.new.status} [{c.code}]{' ' + c.check if c.check else ''}: "
-                       f"{c.message}  [{_cite(c.new.locations, new)}]", "~") for c in diff.verdicts_changed]
+                       f"{_message(c.new.message, new)}  [{_cite(c.new.locations, new)}]", "~")
+                 for c in diff.verdicts_changed]
     section("Verdicts", verdicts)
     definitions = [paint(f"  + {d.kind} {d.name}  [{_cite((d.location,), new) if d.location else ''}]", "+")
                    for d in diff.definitions_added]
@@ -1078,11 +1188,13 @@ def _facts_json(facts: FlowFacts, info: SideInfo) -> dict:
 
 
 def _flow_json(entry: FlowEntry, info: SideInfo) -> dict:
+    covered = entry.covered_by
     return {
         "source": {"name": entry.source, "kind": entry.source_kind},
         "destination": {"name": entry.destination, "kind": entry.destination_kind},
         "service": entry.service,
         **_facts_json(entry.facts, info),
+        "covered_by": None if covered is None else {"source": covered[0], "destination": covered[1]},
     }
 
 
@@ -1092,7 +1204,8 @@ def _reach_json(entry: ReachEntry, info: SideInfo) -> dict:
 
 
 def _verdict_json(verdict: Verdict, info: SideInfo) -> dict:
-    return {"check": verdict.check, "code": verdict.code, "message": verdict.message, "status": verdict.status,
+    return {"check": verdict.check, "code": verdict.code, "message": _message(verdict.message, info),
+            "status": verdict.status,
             "locations": [_span_json(s, info) for s in verdict.locations]}
 
 
@@ -1137,7 +1250,7 @@ def to_json(diff: PolicyDiff, exit_zero: bool = False) -> dict:
         "verdicts": {
             "added": [_verdict_json(v, diff.new) for v in diff.verdicts_added],
             "removed": [_verdict_json(v, diff.old) for v in diff.verdicts_removed],
-            "changed": [{"check": c.check, "code": c.code, "message": c.message,
+            "changed": [{"check": c.check, "code": c.code, "message": _message(c.new.message, diff.new),
                          "old": _verdict_json(c.old, diff.old), "new": _verdict_json(c.new, diff.new)}
                         for c in diff.verdicts_changed],
         },
@@ -1194,8 +1307,10 @@ def render_markdown(diff: PolicyDiff, limit: int = 200) -> str:
         if len(lines) > limit:
             out.append(f"_…and {len(lines) - limit} more (see `septum diff --format json`)._")
 
-    block("Flows", [f"+ {_flow_line(e, e.facts)}  # {_cite(e.facts.rules, new)}" for e in diff.flows_added]
-          + [f"- {_flow_line(e, e.facts)}  # was {_cite(e.facts.rules, old)}" for e in diff.flows_removed]
+    block("Flows", [f"+ {_flow_line(e, e.facts)}  # {_cite(e.facts.rules, new)}{_covered_words(e, 'already')}"
+                    for e in diff.flows_added]
+          + [f"- {_flow_line(e, e.facts)}  # was {_cite(e.facts.rules, old)}{_covered_words(e, 'still')}"
+             for e in diff.flows_removed]
           + [line for ch in diff.flows_changed for line in (
               f"- {_flow_line(ch, ch.old)}  # was {_cite(ch.old.rules, old)}",
               f"+ {_flow_line(ch, ch.new)}  # {_cite(ch.new.rules, new)}")])
@@ -1205,10 +1320,10 @@ def render_markdown(diff: PolicyDiff, limit: int = 200) -> str:
            for r in diff.reach_added]
           + [f"- {r.datatype} reaches {r.place_kind} {r.place}  # was {_cite(r.rules, old)}" for r in diff.reach_removed])
     block("Verdicts",
-          [f"+ {_verdict_text(v)}  # {_cite(v.locations, new)}" for v in diff.verdicts_added]
-          + [f"- {_verdict_text(v)}  # was {_cite(v.locations, old)}" for v in diff.verdicts_removed]
+          [f"+ {_verdict_text(v, new)}  # {_cite(v.locations, new)}" for v in diff.verdicts_added]
+          + [f"- {_verdict_text(v, old)}  # was {_cite(v.locations, old)}" for v in diff.verdicts_removed]
           + [line for ch in diff.verdicts_changed for line in (
-              f"- {_verdict_text(ch.old)}", f"+ {_verdict_text(ch.new)}  # {_cite(ch.new.locations, new)}")])
+              f"- {_verdict_text(ch.old, old)}", f"+ {_verdict_text(ch.new, new)}  # {_cite(ch.new.locations, new)}")])
     block("Definitions",
           [f"+ {d.kind} {d.name}" for d in diff.definitions_added]
           + [f"- {d.kind} {d.name}" for d in diff.definitions_removed]

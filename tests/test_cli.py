@@ -44,7 +44,7 @@ def test_exit_1_on_findings_and_json_locations(tmp_path):
     write_tree(tmp_path, {"p.septum": BASE + "zone c { networks 10.0.1.0/25 }\nallow c -> b : https\n"})
     result = run_septum("check", str(tmp_path), "--format", "json")
     assert result.returncode == 1
-    [finding] = json.loads(result.stdout)["diagnostics"]
+    [finding] = [d for d in json.loads(result.stdout)["diagnostics"] if d["code"] == "E301"]
     assert finding["code"] == "E301" and finding["severity"] == "error"
     assert finding["location"] == {"file": str(tmp_path / "p.septum"), "line": 7, "column": 19, "end_line": 7,
                                    "end_column": 30}

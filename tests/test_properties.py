@@ -97,7 +97,7 @@ waivers = st.builds(
     lambda l, t, s, d, sv, u, r: Waiver(label=l if t is None else None, text=t, source=s, destination=d, services=sv,
                                         until=u, reason=r, span=SPAN),
     refs, st.none() | text, selectors, selectors, st.just(()) | ref_lists,
-    st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31)), text)
+    st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31)), text.filter(lambda reason: reason.strip()))
 bindings = st.one_of(
     st.builds(lambda i, z: Binding(interface=i, zone=z, span=SPAN),
               st.from_regex(r"[A-Za-z][A-Za-z0-9./:-]{0,12}", fullmatch=True), refs),

@@ -201,14 +201,18 @@ def _candidates(flows: list[FlowPackets], live: list[int]):
     (source owner, destination owner) pairs. A superset of the real overlaps, and never quadratic
     unless flows really touch the same zones."""
     pairs_index: dict[tuple[str, str], list[int]] = defaultdict(list)
-    by_source: dict[str, list[int]] = defaultdict(list)
-    wide: list[int] = []
+    by_source: dict[str, list[int]] = defaultdict(list)  # every flow, by the owners of its source
+    by_destination: dict[str, list[int]] = defaultdict(list)  # and of its destination
+    wide_by_source: dict[str, list[int]] = defaultdict(list)  # flows with too many pairs to file each
     for i in live:
         so, do = flows[i].source_all.owners, flows[i].destination_all.owners
         for s in so:
             by_source[s].append(i)
+        for d in do:
+            by_destination[d].append(i)
         if len(so) * len(do) > WIDE:
-            wide.append(i)
+            for s in so:
+                wide_by_source[s].append(i)
         else:
             for s in so:
                 for d in do:
@@ -217,18 +221,19 @@ def _candidates(flows: list[FlowPackets], live: list[int]):
     def candidates(i: int) -> set[int]:
         so, do = flows[i].source_all.owners, flows[i].destination_all.owners
         found: set[int] = set()
-        if len(so) * len(do) > WIDE:
-            for s in so:
-                for j in by_source[s]:
-                    if j not in found and not do.isdisjoint(flows[j].destination_all.owners):
-                        found.add(j)
+        if len(so) * len(do) > WIDE:  # scan every flow touching the smaller side
+            if len(so) <= len(do):
+                lists, other, mine = [by_source[s] for s in so], "destination_all", do
+            else:
+                lists, other, mine = [by_destination[d] for d in do], "source_all", so
         else:
             for s in so:
                 for d in do:
                     found.update(pairs_index.get((s, d), ()))
-            for j in wide:
-                if not so.isdisjoint(flows[j].source_all.owners) and not do.isdisjoint(
-                        flows[j].destination_all.owners):
+            lists, other, mine = [wide_by_source[s] for s in so if s in wide_by_source], "destination_all", do
+        for js in lists:
+            for j in js:
+                if j not in found and not mine.isdisjoint(getattr(flows[j], other).owners):
                     found.add(j)
         found.discard(i)
         return found
