@@ -360,12 +360,12 @@ def random_policies(draw) -> list[str]:
         statements.append(text)
     if draw(st.booleans()):
         statements.append("assert iso: no path from tag:blue to zones holding ephi")
+        if draw(st.booleans()):
+            statements.append('waive iso for z1 -> z0 until 2027-01-01 "migration"')
     if draw(st.booleans()):
         statements.append("assert enc: ephi crosses zones only encrypted")
     if draw(st.booleans()):
         statements.append("require keep: z1 -> z0 : https")
-    if draw(st.booleans()):
-        statements.append('waive iso for z1 -> z0 until 2027-01-01 "migration"')
     return statements
 
 

@@ -13,47 +13,62 @@ from .names import CHECKS
 
 def data_flow(policy: Policy) -> list[Diagnostic]:
     """A connection moves data both ways: sensitive data spreads from the zones that hold it
-    over every flow that carries it; a zone it reaches without `holds` is a violation."""
+    over every flow that carries it; each flow that brings it into a zone without `holds` is a
+    finding, with the shortest chain from where the data rests."""
     intent = intent_of(policy)
     findings = []
     for datatype in sensitive_datatypes(policy):
         holders = set(policy.holding_zones().get(datatype, ()))
         neighbours: dict[str, list[tuple[str, object]]] = {}
         for (zs, zd), steps in sorted(intent.steps.items()):
-            step = next((s for s in steps if datatype in s.datatypes), None)
-            if step is not None:
-                neighbours.setdefault(zs, []).append((zd, step))
-                neighbours.setdefault(zd, []).append((zs, step))
-        previous: dict[str, tuple[str, object] | None] = {zone: None for zone in sorted(holders)}
-        queue = deque(sorted(holders))
-        while queue:
-            zone = queue.popleft()
-            for nxt, step in neighbours.get(zone, ()):
-                if nxt in previous:
+            seen_flows: set[int] = set()
+            for step in steps:
+                if datatype in step.datatypes and id(step.flow) not in seen_flows:
+                    seen_flows.add(id(step.flow))
+                    neighbours.setdefault(zs, []).append((zd, step))
+                    neighbours.setdefault(zd, []).append((zs, step))
+        chains = _spread(holders, neighbours)
+        for zone in sorted(chains):
+            if zone in holders:
+                continue
+            reported: set[int] = set()
+            for neighbour, step in neighbours.get(zone, ()):
+                before = chains.get(neighbour)
+                if before is None or any(zone in (s.hop.source, s.hop.destination) or zone in _zones(intent, s)
+                                         for s in before) or id(step.flow) in reported:
                     continue
-                previous[nxt] = (zone, step)
-                queue.append(nxt)
-                if nxt in holders:
-                    continue
-                chain = []
-                cursor = nxt
-                while previous[cursor] is not None:
-                    cursor, s = previous[cursor]
-                    chain.append(s)
-                chain.reverse()
-                origin = next(z for z in previous if previous[z] is None and _starts(chain, z, intent))
+                reported.add(id(step.flow))
+                chain = before + [step]
+                origin = next(z for z in sorted(holders) if _starts(chain, z, intent))
                 findings.append(
                     Diagnostic(
                         CHECKS["data-flow"].code,
-                        f"{datatype} can reach zone '{nxt}', which is not cleared to hold it: it moves from "
+                        f"{datatype} can reach zone '{zone}', which is not cleared to hold it: it moves from "
                         f"'{origin}' over {len(chain)} flow{'s' * (len(chain) != 1)}",
                         step.hop.span,
-                        f"stop the flow carrying {datatype} into '{nxt}', or clear the zone with `holds {datatype}`",
+                        f"stop the flow carrying {datatype} into '{zone}', or clear the zone with `holds {datatype}`",
                         check="data-flow",
                         path=hops(chain),
                     )
                 )
     return findings
+
+
+def _spread(holders: set[str], neighbours: dict) -> dict[str, list]:
+    """Breadth-first from every holder: each zone the data reaches, with its shortest chain."""
+    chains: dict[str, list] = {zone: [] for zone in holders}
+    queue = deque(sorted(holders))
+    while queue:
+        zone = queue.popleft()
+        for nxt, step in neighbours.get(zone, ()):
+            if nxt not in chains:
+                chains[nxt] = chains[zone] + [step]
+                queue.append(nxt)
+    return chains
+
+
+def _zones(intent, step) -> set[str]:
+    return set(intent.zones_of(step.hop.source)) | set(intent.zones_of(step.hop.destination))
 
 
 def _starts(chain, zone: str, intent) -> bool:

@@ -31,7 +31,7 @@ from ..packets.flows import V4, V6, FlowPackets, policy_packets
 from ..resolve import Policy
 from .names import CHECKS
 
-WIDE = 256  # a flow touching more (source owner, destination owner) pairs is indexed by side instead
+WIDE = 4096  # a flow touching more (source owner, destination owner) pairs is indexed by side instead
 COVER_MINIMISE_LIMIT = 48  # beyond this many overlapping flows, name them all rather than minimise
 
 
@@ -204,6 +204,7 @@ def _candidates(flows: list[FlowPackets], live: list[int]):
     by_source: dict[str, list[int]] = defaultdict(list)  # every flow, by the owners of its source
     by_destination: dict[str, list[int]] = defaultdict(list)  # and of its destination
     wide_by_source: dict[str, list[int]] = defaultdict(list)  # flows with too many pairs to file each
+    wide_by_destination: dict[str, list[int]] = defaultdict(list)
     for i in live:
         so, do = flows[i].source_all.owners, flows[i].destination_all.owners
         for s in so:
@@ -213,6 +214,8 @@ def _candidates(flows: list[FlowPackets], live: list[int]):
         if len(so) * len(do) > WIDE:
             for s in so:
                 wide_by_source[s].append(i)
+            for d in do:
+                wide_by_destination[d].append(i)
         else:
             for s in so:
                 for d in do:
@@ -221,16 +224,17 @@ def _candidates(flows: list[FlowPackets], live: list[int]):
     def candidates(i: int) -> set[int]:
         so, do = flows[i].source_all.owners, flows[i].destination_all.owners
         found: set[int] = set()
-        if len(so) * len(do) > WIDE:  # scan every flow touching the smaller side
-            if len(so) <= len(do):
-                lists, other, mine = [by_source[s] for s in so], "destination_all", do
-            else:
-                lists, other, mine = [by_destination[d] for d in do], "source_all", so
-        else:
+        wide = len(so) * len(do) > WIDE
+        if not wide:
             for s in so:
                 for d in do:
                     found.update(pairs_index.get((s, d), ()))
-            lists, other, mine = [wide_by_source[s] for s in so if s in wide_by_source], "destination_all", do
+        # flows not in the pair index: scan those touching the smaller side, check the other side
+        by_s, by_d = (by_source, by_destination) if wide else (wide_by_source, wide_by_destination)
+        if len(so) <= len(do):
+            lists, other, mine = [by_s[s] for s in so if s in by_s], "destination_all", do
+        else:
+            lists, other, mine = [by_d[d] for d in do if d in by_d], "source_all", so
         for js in lists:
             for j in js:
                 if j not in found and not mine.isdisjoint(getattr(flows[j], other).owners):
