@@ -75,8 +75,17 @@ def summary_line(diagnostics: list[Diagnostic], files: int) -> str:
 
 
 def render_human(diagnostics: list[Diagnostic], texts: dict[str, str]) -> str:
-    """Problems in full, with snippets; accepted (waived) findings one line each, at the end."""
-    blocks = [render_diagnostic(d, texts) for d in diagnostics if not d.waived_by]
+    """Problems in full, with snippets: reading and validation first, in file order, then the
+    verification findings grouped by check; accepted (waived) findings one line each, at the end."""
+    blocks = [render_diagnostic(d, texts) for d in diagnostics if not d.waived_by and not d.check]
+    by_check: dict[str, list[Diagnostic]] = {}
+    for diagnostic in diagnostics:
+        if diagnostic.check and not diagnostic.waived_by:
+            by_check.setdefault(diagnostic.check, []).append(diagnostic)
+    for check, group in sorted(by_check.items(), key=lambda item: (item[1][0].code, item[0])):
+        count = f"{len(group)} finding{'s' * (len(group) != 1)}"
+        blocks.append(f"── {check} ({group[0].code}): {count} ──")
+        blocks.extend(render_diagnostic(d, texts) for d in group)
     waived = [d for d in diagnostics if d.waived_by]
     if waived:
         blocks.append("\n".join(
