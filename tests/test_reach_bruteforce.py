@@ -13,13 +13,17 @@ model or at `septum.compiler.verify`'s internals), following docs/verification.m
 * `no path` (E502): a chain of edges from a source zone to a target zone (within N edges, with no
   `except through` zone as an intermediate), found by enumerating simple zone sequences;
 * `data-flow` (E501): the zones reachable from the holders of a confidential or restricted data
-  type over undirected edges of flows that carry it (fixpoint iteration), less the holders;
+  type over undirected edges of flows that carry it (fixpoint iteration), less the holders; each
+  finding is a flow carrying the data between the zone and a zone it reached, counted from there;
 * `untrusted-to-sensitive` (E510): a path from an untrusted, non-broker zone to another zone that
   holds restricted data, with no broker as an intermediate;
 * `require` (E505): every listed source x destination endpoint pair on every service is allowed
   by a flow naming the service whose sides cover the pair (a zone covers its hosts) and whose
   carve-outs do not;
 * and reordering the statements or splitting them across files changes no verdict.
+
+Where the engine disagrees, the property is marked xfail with a deterministic minimal example
+beside it (the end of this file).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from septum.compiler import load_policy
@@ -112,7 +116,8 @@ class Intent:
     def statements(self) -> list[str]:
         out = ["datatype d0 { sensitivity restricted }", f"datatype d1 {{ sensitivity {self.d1_sensitivity} }}"]
         for name, (proto, carries, encrypted) in SERVICES.items():
-            clauses = [proto] + ([f"carries {', '.join(carries)}"] if carries else []) + (["encrypted"] if encrypted else [])
+            clauses = [proto] + ([f"carries {', '.join(carries)}"] if carries else [])
+            clauses += ["encrypted"] if encrypted else []
             out.append(f"service {name} {{ {'; '.join(clauses)} }}")
         for z in self.zones.values():
             clauses = [f"networks {z.network}", f"trust {z.trust}"] + (["broker"] if z.broker else [])
@@ -161,18 +166,23 @@ class Intent:
         """A selector of zone and host names covers an endpoint: itself, or the zone it is in."""
         return endpoint in items or (endpoint in self.hosts and self.hosts[endpoint].zone in items)
 
+    def flow_edges(self, f: Flow) -> set[tuple[str, str]]:
+        """The zone pairs (A, B), A != B, one flow connects, less the endpoints carved out whole."""
+        sources = [e for e in f.source if not self.covers(f.except_from, e)]
+        destinations = [e for e in f.destination if not self.covers(f.except_to, e)]
+        return {(self.zone_of(s), self.zone_of(d)) for s in sources for d in destinations
+                if self.zone_of(s) != self.zone_of(d)}
+
+    @staticmethod
+    def carried(f: Flow) -> set[str]:
+        return {d for s in f.services for d in SERVICES[s][1]} | set(f.carrying)
+
     def edges(self) -> dict[tuple[str, str], set[str]]:
         """(A, B) -> data types carried by some flow connecting zone A to zone B (A != B)."""
         edges: dict[tuple[str, str], set[str]] = {}
         for f in self.flows:
-            carried = {d for s in f.services for d in SERVICES[s][1]} | set(f.carrying)
-            sources = [e for e in f.source if not self.covers(f.except_from, e)]
-            destinations = [e for e in f.destination if not self.covers(f.except_to, e)]
-            for s in sources:
-                for d in destinations:
-                    a, b = self.zone_of(s), self.zone_of(d)
-                    if a != b:
-                        edges.setdefault((a, b), set()).update(carried)
+            for pair in self.flow_edges(f):
+                edges.setdefault(pair, set()).update(self.carried(f))
         return edges
 
     def shortest(self, sources: set[str], targets: set[str], within: int | None, mediators: set[str]) -> int | None:
@@ -205,7 +215,8 @@ class Intent:
         return self.shortest(sources, targets, a.within, self.zones_of(a.through))
 
     def data_reach(self, datatype: str) -> dict[str, int]:
-        """Uncleared zone -> number of flows from the nearest holder, by fixpoint iteration."""
+        """Zone -> number of flows from the nearest holder (0 for holders), by fixpoint iteration
+        over the undirected edges of flows that carry the data type."""
         distance = {zone: 0 for zone in self.holders(datatype)}
         pairs = [(a, b) for (a, b), carried in self.edges().items() if datatype in carried]
         changed = True
@@ -215,7 +226,7 @@ class Intent:
                 if a in distance and distance[a] + 1 < distance.get(b, len(self.zones) + 1):
                     distance[b] = distance[a] + 1
                     changed = True
-        return {zone: d for zone, d in distance.items() if d > 0}
+        return distance
 
     def sensitive(self) -> list[str]:
         return ["d0"] + (["d1"] if self.d1_sensitivity in ("confidential", "restricted") else [])
@@ -274,20 +285,29 @@ def intents(draw) -> Intent:
             draw(carve), draw(carve)))
     has_holders = bool(intent.holders("d0"))
     for k in range(draw(st.integers(0, 4))):
-        destination = draw(side)
+        source = draw(side)
         if has_holders and draw(st.booleans()):
             destination = (HOLDING,)
+        else:  # mostly away from the source's zones, so that most verdicts need a path search
+            away = [e for e in endpoints if intent.zone_of(e) not in intent.zones_of(source)]
+            destination = draw(side if not away or draw(st.integers(0, 4)) == 0
+                               else st.lists(st.sampled_from(away), min_size=1, max_size=2, unique=True).map(tuple))
         intent.assertions.append(NoPath(
-            f"p{k}", draw(side), destination,
+            f"p{k}", source, destination,
             draw(st.one_of(st.none(), st.integers(1, 4))),
             tuple(draw(st.lists(st.sampled_from(sorted(zones)), max_size=1)))))
     for k in range(draw(st.integers(0, 3))):
-        source, destination = draw(st.sampled_from(endpoints)), draw(st.sampled_from(endpoints))
+        if intent.flows and draw(st.booleans()):  # one the flows may well meet, or a carve-out break
+            f = draw(st.sampled_from(intent.flows))
+            source, destination = draw(st.sampled_from(f.source)), draw(st.sampled_from(f.destination))
+            services = (draw(st.sampled_from(f.services)),) + tuple(draw(st.lists(st.sampled_from(sorted(SERVICES)),
+                                                                                  max_size=1)))
+        else:
+            source, destination = draw(st.sampled_from(endpoints)), draw(st.sampled_from(endpoints))
+            services = tuple(draw(st.lists(st.sampled_from(sorted(SERVICES)), min_size=1, max_size=2)))
         if intent.zone_of(source) == intent.zone_of(destination):
             continue  # traffic inside one zone is not policed: keep requirements across zones
-        intent.requires.append(Require(f"r{k}", source, destination,
-                                       tuple(draw(st.lists(st.sampled_from(sorted(SERVICES)), min_size=1,
-                                                           max_size=2, unique=True)))))
+        intent.requires.append(Require(f"r{k}", source, destination, tuple(dict.fromkeys(services))))
     return intent
 
 
@@ -314,6 +334,9 @@ def hops_of(message: str) -> int:
 
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# For the properties a known engine bug breaks (xfail): no shrinking, which would only spend time.
+KNOWN_BROKEN = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                        phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
 # ---- the properties -----------------------------------------------------------------------------------
@@ -331,19 +354,64 @@ def test_no_path_matches_brute_force(intent):
     assert found == expected
 
 
-@SETTINGS
-@given(intents())
-def test_data_flow_matches_brute_force(intent):
+def data_flow_findings(intent: Intent) -> dict[tuple[str, str], dict[int, int]]:
+    """(data type, zone) -> {line of the flow that brings it in: number of flows in the witness}."""
     pattern = re.compile(r"(\w+) can reach zone '([^']+)', which is not cleared to hold it: it moves from '[^']+' "
                          r"over (\d+) flows?$")
-    found = {}
+    found: dict[tuple[str, str], dict[int, int]] = {}
     for d in engine(one_file(intent), PACKET_CHECKS):
         if d.check == "data-flow":
             datatype, zone, flows = pattern.match(d.message).groups()
-            assert (datatype, zone) not in found, d.message
-            found[(datatype, zone)] = int(flows)
-    expected = {(datatype, zone): n for datatype in intent.sensitive() for zone, n in intent.data_reach(datatype).items()}
-    assert found == expected
+            by_flow = found.setdefault((datatype, zone), {})
+            assert d.span.line not in by_flow, f"one flow reported twice: {d.message}"
+            by_flow[d.span.line] = int(flows)
+    return found
+
+
+def flow_lines(intent: Intent) -> dict[int, Flow]:
+    """Line of each `allow` in `one_file(intent)`."""
+    statements = intent.statements()
+    first = len(statements) - len(intent.flows) - len(intent.assertions) - len(intent.requires)
+    return {first + i + 1: f for i, f in enumerate(intent.flows)}
+
+
+@SETTINGS
+@given(intents())
+def test_data_flow_matches_brute_force(intent):
+    """E501 flags exactly the zones the data reaches, less the holders. Each finding is a flow
+    that carries the data between the zone and a zone the data has reached, and counts that
+    zone's distance plus one; every flow from a holder into an uncleared zone is reported."""
+    found = data_flow_findings(intent)
+    expected = set()
+    for datatype in intent.sensitive():
+        distance = intent.data_reach(datatype)
+        for zone in distance.keys() - intent.holders(datatype):
+            expected.add((datatype, zone))
+            reported = found.get((datatype, zone), {})
+            entries = {}  # flow line -> distances of the reached zones it connects `zone` with
+            for line, f in flow_lines(intent).items():
+                if datatype in intent.carried(f):
+                    others = {b if a == zone else a for a, b in intent.flow_edges(f) if zone in (a, b)}
+                    entries[line] = {distance[m] for m in others if m in distance}
+            for line, flows in reported.items():
+                assert flows - 1 in entries.get(line, ()), (datatype, zone, line, flows)
+            for line, distances in entries.items():
+                if 0 in distances:
+                    assert line in reported, f"flow at line {line} brings {datatype} from a holder into {zone}"
+    assert set(found) == expected
+
+
+@pytest.mark.xfail(strict=False, reason="engine: when one flow connects an uncleared zone to several zones, data-flow "
+                   "reports it once, with the first neighbour's chain rather than the shortest (see "
+                   "test_data_flow_witness_is_the_shortest_chain)")
+@KNOWN_BROKEN
+@given(intents())
+def test_data_flow_nearest_finding_has_the_brute_force_distance(intent):
+    found = data_flow_findings(intent)
+    for datatype in intent.sensitive():
+        for zone, n in intent.data_reach(datatype).items():
+            if zone not in intent.holders(datatype):
+                assert min(found[(datatype, zone)].values()) == n, (datatype, zone)
 
 
 @SETTINGS
@@ -409,7 +477,7 @@ def test_reordering_and_splitting_never_change_the_outcome(data):
 @pytest.mark.xfail(strict=False, reason="engine: the witness of E502/E510 among equally short paths is the first flow "
                    "in statement order, so reordering statements can change the message (see "
                    "test_witness_does_not_depend_on_statement_order)")
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@KNOWN_BROKEN
 @given(st.data())
 def test_reordering_and_splitting_never_change_any_message(data):
     intent = data.draw(intents())
@@ -434,6 +502,27 @@ def test_witness_does_not_depend_on_statement_order():
     one = engine({"p.septum": MINIMAL_ORDER + "allow h -> b : s\nallow a -> b : s\n"}, PACKET_CHECKS)
     two = engine({"p.septum": MINIMAL_ORDER + "allow a -> b : s\nallow h -> b : s\n"}, PACKET_CHECKS)
     assert [d.message for d in one] == [d.message for d in two]
+
+
+MINIMAL_SHARED_FLOW = """
+datatype d { sensitivity restricted }
+service s { tcp 1; carries d }
+zone a { networks 198.18.0.0/24 }
+zone b { networks 198.18.1.0/24 }
+zone h { networks 198.18.2.0/24; holds d }
+allow a, b -> a, h : s
+waive data-flow for b -> h : s until 2027-01-01 "b may hold d while it is migrated"
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="engine: b -> h is one flow, but data-flow reports b's finding with the chain "
+                   "h -> a -> b ('over 2 flows', the first neighbour in sorted order), so the waiver naming b -> h "
+                   "does not apply and is reported W507")
+def test_data_flow_witness_is_the_shortest_chain():
+    found = {(d.check, d.message, bool(d.waived_by)) for d in engine({"p.septum": MINIMAL_SHARED_FLOW}, PACKET_CHECKS)}
+    assert ("data-flow", "d can reach zone 'b', which is not cleared to hold it: it moves from 'h' over 1 flow",
+            True) in found
+    assert not any(check == "unused-waiver" for check, _, _ in found)
 
 
 MINIMAL_ZONE_CARVE = """
