@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections import Counter
 import datetime as dt
 import gc
 import json
@@ -39,13 +40,21 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from enum import Enum
+
+from pydantic import BaseModel
+
 from .diagnostics import Diagnostic, Related
 from .model import (
     Assertion,
+    Binding,
     DataType,
     Device,
     Group,
     Host,
+    Match,
+    Network,
+    Ref,
     Requirement,
     Selector,
     Service,
@@ -296,7 +305,8 @@ def summarize(location: _Location, info: SideInfo, *, as_of: dt.date | None = No
 
 
 def analyse(result, info: SideInfo, *, as_of: dt.date | None = None, disabled: frozenset[str] = frozenset(),
-            verdicts: bool = True, verify: bool = True) -> Summary:
+            verdicts: bool = True, verify: bool = True, definitions: dict | None = None,
+            focus: _Focus | None = None) -> Summary:
     """Reduce a loaded side (`LoadResult`) to what the diff compares.
 
     `verdicts=False` leaves the verdicts out (both sides are the same model, so they cannot
@@ -305,13 +315,13 @@ def analyse(result, info: SideInfo, *, as_of: dt.date | None = None, disabled: f
     collecting = gc.isenabled()
     gc.disable()  # millions of model objects and no cycles: a collection would walk them all
     try:
-        return _analyse(result, info, as_of, disabled, verdicts, verify)
+        return _analyse(result, info, as_of, disabled, verdicts, verify, definitions, focus)
     finally:
         if collecting:
             gc.enable()
 
 
-def _analyse(result, info: SideInfo, as_of, disabled, verdicts: bool, verify: bool) -> Summary:
+def _analyse(result, info: SideInfo, as_of, disabled, verdicts: bool, verify: bool, definitions, focus) -> Summary:
     summary = Summary(info=info)
     errors = [d for d in result.diagnostics if d.exit_class == "input"]
     if errors:
@@ -321,13 +331,13 @@ def _analyse(result, info: SideInfo, as_of, disabled, verdicts: bool, verify: bo
     policy = result.policy
     summary.kinds = _endpoint_kinds(policy)
     summary.zone_of = {name: host.zone.name for name, host in policy.hosts.items()}
-    _flows_and_reach(policy, summary)
+    _flows_and_reach(policy, summary, focus=focus)
     if verdicts:
         findings = [d for d in result.diagnostics if d.exit_class != "input"]
         if verify:
             findings += _verification(policy, as_of, disabled, summary.notes)
         summary.verdicts = _verdicts(findings, policy)
-    summary.definitions = _definitions(policy)
+    summary.definitions = _definitions(policy) if definitions is None else definitions
     return summary
 
 
@@ -336,20 +346,32 @@ def same_model(old_policy, new_policy) -> bool:
 
     Then every verdict is the same too, and the diff need not verify either side.
     """
-    return _fingerprint(old_policy) == _fingerprint(new_policy)
+    return _model(old_policy)[1] == _model(new_policy)[1]
 
 
-def _fingerprint(policy) -> tuple:
-    definitions = []
+def _model(policy) -> tuple[dict[tuple[str, str], Definition], tuple, list]:
+    """The policy's own definitions (for the diff), a key equal for equal models, and the
+    canonical form of each `allow` (in the order of `policy.flows`)."""
+    described = []
+    definitions: dict[tuple[str, str], Definition] = {}
     for statement in [*policy.zones.values(), *policy.hosts.values(), *policy.groups.values(),
                       *policy.services.values(), *policy.datatypes.values(), *policy.devices.values(),
                       *policy.assertions, *policy.requirements, *policy.waivers]:
-        described = _definition_fields(statement)
-        if described is not None:
-            definitions.append(described)
-    definitions.sort()
-    flows = sorted(_flow_canonical(flow) for flow in policy.flows)
-    return tuple(definitions), tuple(flows)
+        fields = _definition_fields(statement)
+        if fields is None:
+            continue
+        described.append(fields)
+        span = statement.span
+        if getattr(statement, "builtin", False) or span.file.startswith(BUILTIN_PREFIX):
+            continue  # the catalogue and built-ins: part of the model, not reported as definitions
+        kind, name, values = fields
+        key = (kind, name)
+        if key not in definitions or span < definitions[key].location:
+            # the same intent stated twice is one definition, at its first place
+            definitions[key] = Definition(kind, name, values, span)
+    described.sort()
+    flows = [_flow_canonical(flow) for flow in policy.flows]
+    return definitions, (tuple(described), tuple(sorted(flows))), flows
 
 
 def _flow_canonical(flow) -> tuple:
@@ -442,11 +464,47 @@ def _endpoints(members, excluded: frozenset[str], space: _Space) -> list[tuple[s
     return out
 
 
-def _flows_and_reach(policy, summary: Summary) -> None:
+@dataclass(frozen=True)
+class _Focus:
+    """The triples and reach entries a diff can differ in, when only some `allow`s changed.
+
+    With the same definitions on both sides, an `allow` written identically on both expands
+    identically: only the triples (and reach) of the `allow`s that differ can change, though
+    every `allow` that also covers them counts towards their facts.
+    """
+
+    keys: frozenset
+    services: frozenset
+    sources: frozenset
+    destinations: frozenset
+    reach: frozenset
+    places: frozenset
+    datatypes: frozenset
+
+
+def _focus(sides: list[tuple[object, list]]) -> _Focus:
+    keys: set = set()
+    reach: set = set()
+    for policy, flows in sides:
+        partial = Summary(info=SideInfo(""))
+        _flows_and_reach(policy, partial, flows=flows)
+        zone_of = {name: host.zone.name for name, host in policy.hosts.items()}
+        for source, destination, service in partial.flows:
+            for s in {source, zone_of.get(source, source)}:
+                for d in {destination, zone_of.get(destination, destination)}:
+                    keys.add((s, d, service))
+        reach |= partial.reach.keys()
+    return _Focus(frozenset(keys), frozenset(k[2] for k in keys), frozenset(k[0] for k in keys),
+                  frozenset(k[1] for k in keys), frozenset(reach), frozenset(k[0] for k in reach),
+                  frozenset(k[1] for k in reach))
+
+
+def _flows_and_reach(policy, summary: Summary, flows=None, focus: _Focus | None = None) -> None:
     """Fill `summary.flows` with (source, destination, service) -> raw facts, and `summary.reach`.
 
     Raw facts are tuples (datatypes, cuts of the source, cuts of the destination, log, spans),
     frozensets all but `log` and `spans`; `FlowFacts` are made only for what the diff reports.
+    `flows`: only these `allow`s; `focus`: only these triples and reach entries.
     """
     space = _Space(policy)
     service_carries = {name: frozenset(r.name for r in s.carries) for name, s in policy.services.items()}
@@ -457,7 +515,10 @@ def _flows_and_reach(policy, summary: Summary) -> None:
     reach: dict[tuple[str, str], list] = {}
     setdefault = triples.setdefault
     nothing: frozenset[str] = frozenset()
-    for flow in policy.flows:
+    for flow in policy.flows if flows is None else flows:
+        if focus is not None and not (any(r.name in focus.services for r in flow.services)
+                                      or focus.datatypes and _carries(flow, service_carries) & focus.datatypes):
+            continue
         spans = (flow.span,)
         log = flow.log
         carrying = frozenset(r.name for r in flow.carrying)
@@ -476,14 +537,22 @@ def _flows_and_reach(policy, summary: Summary) -> None:
             continue
         whole = len(flow.except_from) + len(flow.except_to) == 0
         flow_datatypes = set(carrying)
+        triple_sources, triple_destinations = sources, destinations
+        if focus is not None:
+            triple_sources = [e for e in sources if e[0] in focus.sources]
+            triple_destinations = [e for e in destinations if e[0] in focus.destinations]
         for ref in flow.services:
             name = ref.name
             datatypes = service_carries.get(name, nothing) | carrying
             flow_datatypes |= datatypes
+            if focus is not None and name not in focus.services:
+                continue
             plain = (datatypes, nothing, nothing, log, spans)
-            for source, cut_source in sources:
-                for destination, cut_destination in destinations:
+            for source, cut_source in triple_sources:
+                for destination, cut_destination in triple_destinations:
                     key = (source, destination, name)
+                    if focus is not None and key not in focus.keys:
+                        continue
                     value = plain if whole else (datatypes, cut_source, cut_destination, log, spans)
                     found = setdefault(key, value)
                     if found is not value:
@@ -496,13 +565,21 @@ def _flows_and_reach(policy, summary: Summary) -> None:
                 places.add(host.zone.name if host is not None else endpoint)
             for place in places:
                 for datatype in flow_datatypes:
-                    reach.setdefault((place, datatype), []).append(flow.span)
+                    if focus is None or (place, datatype) in focus.reach:
+                        reach.setdefault((place, datatype), []).append(flow.span)
     summary.flows = triples
     summary.reach = {
         (place, datatype): ReachEntry(place, "zone" if place in policy.zones else "address", datatype,
                                       datatype in holds.get(place, ()), _spans(spans))
         for (place, datatype), spans in reach.items()
     }
+
+
+def _carries(flow, service_carries: dict) -> frozenset:
+    carried = frozenset(r.name for r in flow.carrying)
+    for ref in flow.services:
+        carried |= service_carries.get(ref.name, frozenset())
+    return carried
 
 
 def _facts(raw: tuple) -> FlowFacts:
@@ -529,7 +606,14 @@ def _verdicts(findings: list[Diagnostic], policy) -> dict[tuple, Verdict]:
     grouped: dict[tuple, list[Diagnostic]] = {}
     statements = _StatementIndex(policy)
     for finding in findings:
-        message = _POSITION.sub(statements.replace, finding.message)
+        message = finding.message
+        if _POSITION.search(message) and finding.span is not None:
+            # The message points at other statements by position (`redundant: the flow at f:12
+            # already allows this`). Which other statement a check names among equals can depend
+            # on the order of statements; the verdict is about the statement the finding is at.
+            message = f"[{statements.at(finding.span)}]"
+        elif _POSITION.search(message):
+            message = _POSITION.sub(statements.replace, message)
         grouped.setdefault((finding.check, finding.code, message), []).append(finding)
     verdicts = {}
     for key, group in grouped.items():
@@ -564,19 +648,25 @@ class _StatementIndex:
             entries.sort(key=lambda e: (e[0], e[1]))
         return by_file
 
-    def replace(self, match: re.Match) -> str:
+    def _find(self, file: str, line: int, column: int | None):
         if self.by_file is None:
             self.by_file = self._build()
-        file, line = match.group(1), int(match.group(2))
-        column = int(match.group(3)) if match.group(3) else None
         for start, end, statement in self.by_file.get(file, ()):
             if column is None:
                 inside = start[0] <= line <= end[0]
             else:
                 inside = start <= (line, column) <= end
             if inside:
-                return f"[{_identity(statement)}]"
-        return match.group(0)
+                return statement
+        return None
+
+    def replace(self, match: re.Match) -> str:
+        statement = self._find(match.group(1), int(match.group(2)), int(match.group(3)) if match.group(3) else None)
+        return match.group(0) if statement is None else f"[{_identity(statement)}]"
+
+    def at(self, span: Span) -> str:
+        statement = self._find(span.file, span.line, span.column)
+        return f"{span.file}:{span.line}" if statement is None else _identity(statement)
 
 
 def _identity(statement) -> str:
@@ -604,13 +694,23 @@ _KINDS = {Zone: "zone", Host: "host", Group: "group", Service: "service", DataTy
 
 
 def _item_text(item) -> str:
-    from .printer import selector_text
+    kind = item.kind
+    if kind == "name":
+        return item.name
+    if kind == "tag":
+        return f"tag:{item.tag}"
+    if kind == "holding":
+        return f"zones holding {item.datatype}"
+    from .printer import address_text
 
-    return selector_text(Selector(items=(item,), span=Span("", 0, 0, 0, 0)))
+    return address_text(item.cidr)
 
 
 def _selector_canonical(selector: Selector) -> str:
-    return ", ".join(sorted({_item_text(item) for item in selector.items}))
+    items = selector.items
+    if len(items) == 1:
+        return _item_text(items[0])
+    return ", ".join(sorted({_item_text(item) for item in items}))
 
 
 def _match_canonical(match) -> str:
@@ -626,39 +726,49 @@ def _match_canonical(match) -> str:
     return text
 
 
+def _binding_text(binding) -> str:
+    where = f"interface {binding.interface}" if binding.interface is not None else f"port {binding.port}"
+    return f"{where} zone {binding.zone.name}"
+
+
+def _sequence_text(values) -> str:
+    if not values:
+        return ""
+    texts = {_text(v) for v in values}
+    separator = "; " if isinstance(next(iter(values)), (Selector, Match, Binding)) else ", "
+    return separator.join(sorted(texts))
+
+
+_TEXT = {
+    type(None): lambda value: "",
+    bool: lambda value: "yes" if value else "no",
+    str: str,
+    int: str,
+    dt.date: lambda value: value.isoformat(),
+    Ref: lambda value: value.name,
+    Selector: _selector_canonical,
+    Network: lambda value: value.cidr,
+    Match: _match_canonical,
+    Binding: _binding_text,
+    tuple: _sequence_text,
+    list: _sequence_text,
+    frozenset: _sequence_text,
+}
+
+
 def _text(value) -> str:
     """A field's value as canonical text: lists as sorted sets, selectors as sorted items."""
-    from enum import Enum
-
-    from pydantic import BaseModel
-
-    from .model import Binding, Match, Network, Ref
-
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
+    render = _TEXT.get(type(value))
+    if render is not None:
+        return render(value)
     if isinstance(value, Enum):
         return str(value.value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, Ref):
-        return value.name
-    if isinstance(value, Selector):
-        return _selector_canonical(value)
-    if isinstance(value, Network):
-        return value.cidr
-    if isinstance(value, Match):
-        return _match_canonical(value)
-    if isinstance(value, Binding):
-        where = f"interface {value.interface}" if value.interface is not None else f"port {value.port}"
-        return f"{where} zone {value.zone.name}"
-    if isinstance(value, (tuple, list, set, frozenset)):
-        separator = "; " if any(isinstance(v, (Selector, Match, Binding)) for v in value) else ", "
-        return separator.join(sorted({_text(v) for v in value}))
     if isinstance(value, BaseModel):
         return "; ".join(f"{name} {text}" for name, text in _fields(value) if text)
     return str(value)
+
+
+_MEANINGFUL: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
 def _fields(model) -> tuple[tuple[str, str], ...]:
@@ -666,17 +776,19 @@ def _fields(model) -> tuple[tuple[str, str], ...]:
 
     A nested statement part (an assertion's body) is flattened into the statement's fields.
     """
-    from pydantic import BaseModel
-
+    names = _MEANINGFUL.get(type(model))
+    if names is None:
+        names = _MEANINGFUL[type(model)] = tuple(
+            (name, _FIELD_NAMES.get(name, name)) for name in type(model).model_fields if name not in _NOT_MEANING)
     out: list[tuple[str, str]] = []
-    for name, value in model:
-        if name in _NOT_MEANING:
-            continue
+    values = model.__dict__
+    for name, label in names:
+        value = values[name]
         if isinstance(value, BaseModel) and not isinstance(value, Selector) and hasattr(value, "kind"):
             out.append(("form", str(value.kind)))
             out.extend(_fields(value))
         else:
-            out.append((_FIELD_NAMES.get(name, name), _text(value)))
+            out.append((label, _text(value)))
     return tuple(out)
 
 
@@ -714,25 +826,7 @@ def _definition_fields(statement) -> tuple[str, str, tuple[tuple[str, str], ...]
 
 
 def _definitions(policy) -> dict[tuple[str, str], Definition]:
-    statements = [*policy.zones.values(), *policy.hosts.values(), *policy.groups.values(),
-                  *policy.services.values(), *policy.datatypes.values(), *policy.devices.values(),
-                  *policy.assertions, *policy.requirements, *policy.waivers]
-    definitions: dict[tuple[str, str], Definition] = {}
-    for statement in statements:
-        span = statement.span
-        if getattr(statement, "builtin", False) or span.file.startswith(BUILTIN_PREFIX):
-            continue
-        described = _definition_fields(statement)
-        if described is None:
-            continue
-        kind, name, fields = described
-        key = (kind, name)
-        if key in definitions:  # the same intent stated twice: one definition, the first place
-            if span < definitions[key].location:
-                definitions[key] = Definition(kind, name, fields, span)
-            continue
-        definitions[key] = Definition(kind, name, fields, span)
-    return definitions
+    return _model(policy)[0]
 
 
 # ---- comparing two summaries -------------------------------------------------------------------
@@ -815,13 +909,15 @@ def _covered(key: tuple[str, str, str], side: Summary, other: Summary) -> tuple[
 def diff_paths(old: str | Path, new: str | Path, *, as_of: dt.date | None = None,
                disabled: frozenset[str] | set[str] = frozenset(),
                old_info: SideInfo | None = None, new_info: SideInfo | None = None,
-               verify: bool = True, parallel: bool | None = None) -> PolicyDiff:
+               verify: bool = True, parallel: bool | None = None, incremental: bool = True) -> PolicyDiff:
     """The semantic diff of the policies under two paths (directories of zone files, or files).
 
     `verify=False` leaves verification out (only the findings of `septum check` are compared).
     `parallel`: analyse the two sides in two processes (None: when the policy is large, the
     machine has two CPUs and `os.fork` exists). Files equal on both sides are parsed once, and
     when both sides are the same model (reordered, moved, reformatted) neither is verified.
+    `incremental`: when both sides define the same things, expand only the `allow`s that differ
+    (and whatever else covers the same triples); False expands every `allow` (the same result).
     """
     as_of = as_of or dt.date.today()
     disabled = frozenset(disabled)
@@ -842,17 +938,33 @@ def diff_paths(old: str | Path, new: str | Path, *, as_of: dt.date | None = None
     new_result = load_side(new_location, cache)
     del cache
     options = {"as_of": as_of, "disabled": disabled, "verify": verify}
+    old_definitions = new_definitions = None
     if _readable(old_result) and _readable(new_result):
-        options["verdicts"] = not same_model(old_result.policy, new_result.policy)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            old_definitions, old_key, old_flows = _model(old_result.policy)
+            new_definitions, new_key, new_flows = _model(new_result.policy)
+            options["verdicts"] = old_key != new_key
+            if incremental and old_key[0] == new_key[0]:  # same definitions: only `allow`s that differ matter
+                counts = Counter(old_flows)
+                counts.subtract(Counter(new_flows))
+                changed = {flow for flow, count in counts.items() if count}
+                options["focus"] = _focus([
+                    (result.policy, [f for f, c in zip(result.policy.flows, canon) if c in changed])
+                    for result, canon in ((old_result, old_flows), (new_result, new_flows))])
+        finally:
+            if collecting:
+                gc.enable()
     if parallel is None:
         parallel = options.get("verdicts", True) and verify and _worth_forking(old_result)
     if parallel and hasattr(os, "fork"):
-        pending = _in_child(lambda: analyse(old_result, old_info, **options))
-        new_summary = analyse(new_result, new_info, **options)
+        pending = _in_child(lambda: analyse(old_result, old_info, definitions=old_definitions, **options))
+        new_summary = analyse(new_result, new_info, definitions=new_definitions, **options)
         old_summary = pending()
     else:
-        old_summary = analyse(old_result, old_info, **options)
-        new_summary = analyse(new_result, new_info, **options)
+        old_summary = analyse(old_result, old_info, definitions=old_definitions, **options)
+        new_summary = analyse(new_result, new_info, definitions=new_definitions, **options)
     return compare(old_summary, new_summary)
 
 

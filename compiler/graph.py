@@ -59,22 +59,10 @@ def build_graph(policy: Policy) -> nx.MultiDiGraph:
         for address in sources.addresses | destinations.addresses:
             if address not in graph:
                 graph.add_node(address, kind="address")
-        excluded_sources = _excluded(policy, flow.except_from)
-        excluded_destinations = _excluded(policy, flow.except_to)
+        kept_destinations = [d for d in destinations.endpoints() if not policy.carved(flow.except_to, d)]
         for source in sources.endpoints():
-            if source in excluded_sources:
+            if policy.carved(flow.except_from, source):
                 continue
-            for destination in destinations.endpoints():
-                if destination not in excluded_destinations:
-                    edges.append((source, destination, index, attributes))
+            edges.extend((source, destination, index, attributes) for destination in kept_destinations)
     graph.add_edges_from(edges)
     return graph
-
-
-def _excluded(policy: Policy, selectors) -> set[str]:
-    """Endpoints a carve-out removes whole; a carve-out of part of a zone leaves the zone's edge."""
-    excluded: set[str] = set()
-    for selector in selectors:
-        members = policy.expand(selector)
-        excluded |= members.zones | members.hosts | members.addresses
-    return excluded

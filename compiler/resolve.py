@@ -91,6 +91,17 @@ class Policy:
             self._members[key] = cached
         return cached
 
+    def covers(self, members: Members, endpoint: str) -> bool:
+        """Whether a selector's members include this endpoint: itself, or the zone a host is in."""
+        if endpoint in members.zones or endpoint in members.hosts or endpoint in members.addresses:
+            return True
+        host = self.hosts.get(endpoint)
+        return host is not None and host.zone.name in members.zones
+
+    def carved(self, selectors, endpoint: str) -> bool:
+        """Whether `except` carve-outs remove this endpoint whole."""
+        return any(self.covers(self.expand(selector), endpoint) for selector in selectors)
+
     def _expand_item(self, item, zones: set, hosts: set, addresses: set, seen: set) -> None:
         if isinstance(item, SelName):
             name = item.name

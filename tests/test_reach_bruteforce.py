@@ -22,8 +22,8 @@ model or at `septum.compiler.verify`'s internals), following docs/verification.m
   carve-outs do not;
 * and reordering the statements or splitting them across files changes no verdict.
 
-Where the engine disagrees, the property is marked xfail with a deterministic minimal example
-beside it (the end of this file).
+Each engine bug these properties found has a deterministic minimal example at the end of this
+file, so it stays fixed.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from septum.compiler import load_policy
@@ -334,9 +334,6 @@ def hops_of(message: str) -> int:
 
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-# For the properties a known engine bug breaks (xfail): no shrinking, which would only spend time.
-KNOWN_BROKEN = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                        phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
 # ---- the properties -----------------------------------------------------------------------------------
@@ -401,10 +398,7 @@ def test_data_flow_matches_brute_force(intent):
     assert set(found) == expected
 
 
-@pytest.mark.xfail(strict=False, reason="engine: when one flow connects an uncleared zone to several zones, data-flow "
-                   "reports it once, with the first neighbour's chain rather than the shortest (see "
-                   "test_data_flow_witness_is_the_shortest_chain)")
-@KNOWN_BROKEN
+@SETTINGS
 @given(intents())
 def test_data_flow_nearest_finding_has_the_brute_force_distance(intent):
     found = data_flow_findings(intent)
@@ -474,10 +468,7 @@ def test_reordering_and_splitting_never_change_the_outcome(data):
     assert outcome(second) == outcome(first)
 
 
-@pytest.mark.xfail(strict=False, reason="engine: the witness of E502/E510 among equally short paths is the first flow "
-                   "in statement order, so reordering statements can change the message (see "
-                   "test_witness_does_not_depend_on_statement_order)")
-@KNOWN_BROKEN
+@SETTINGS
 @given(st.data())
 def test_reordering_and_splitting_never_change_any_message(data):
     intent = data.draw(intents())
@@ -496,8 +487,6 @@ assert p: no path from a to b
 """
 
 
-@pytest.mark.xfail(strict=True, reason="engine: the no-path witness is the first flow in statement order "
-                   "(reach.Intent._first_step), so `h -> b` and `a -> b` swap places when the two rules do")
 def test_witness_does_not_depend_on_statement_order():
     one = engine({"p.septum": MINIMAL_ORDER + "allow h -> b : s\nallow a -> b : s\n"}, PACKET_CHECKS)
     two = engine({"p.septum": MINIMAL_ORDER + "allow a -> b : s\nallow h -> b : s\n"}, PACKET_CHECKS)
@@ -515,9 +504,6 @@ waive data-flow for b -> h : s until 2027-01-01 "b may hold d while it is migrat
 """
 
 
-@pytest.mark.xfail(strict=True, reason="engine: b -> h is one flow, but data-flow reports b's finding with the chain "
-                   "h -> a -> b ('over 2 flows', the first neighbour in sorted order), so the waiver naming b -> h "
-                   "does not apply and is reported W507")
 def test_data_flow_witness_is_the_shortest_chain():
     found = {(d.check, d.message, bool(d.waived_by)) for d in engine({"p.septum": MINIMAL_SHARED_FLOW}, PACKET_CHECKS)}
     assert ("data-flow", "d can reach zone 'b', which is not cleared to hold it: it moves from 'h' over 1 flow",
@@ -538,9 +524,6 @@ require r: h -> b : s
 """
 
 
-@pytest.mark.xfail(strict=True, reason="engine: reach drops a carved-out endpoint only if the carve-out names it "
-                   "(reach.excluded), so `except from a` does not remove host h of zone a: no-path reports "
-                   "a path over a flow that empty-flow (E522) says allows nothing and require (E505) says is carved")
 def test_zone_carve_out_removes_its_hosts_from_reach():
     found = {(d.check, d.message) for d in engine({"p.septum": MINIMAL_ZONE_CARVE})}
     assert ("empty-flow", "flow allows nothing: `except from` removes its whole source") in found

@@ -156,6 +156,46 @@ PRIVATE = AddressSet.of_cidrs(c for c, _ in PRIVATE_RANGES)
 EVERYTHING = AddressSet(((0, (1 << 32) - 1),), ((0, (1 << 128) - 1),))
 
 
+class AddressAtoms:
+    """The address line of each family cut at every boundary a policy uses.
+
+    Atom i is an interval of addresses that every zone, host and address of the policy contains
+    whole or not at all, so any of their address sets is a union of atoms, and a run of adjacent
+    atoms is one integer range. Atoms are numbered in address order, IPv4 first, then IPv6.
+    """
+
+    def __init__(self, blocks: Iterable[Block]) -> None:
+        cuts: dict[int, set[int]] = {4: {0, 1 << 32}, 6: {0, 1 << 128}}
+        for family, first, last in blocks:
+            cuts[family].add(first)
+            cuts[family].add(last + 1)
+        self.cuts = {family: sorted(c) for family, c in cuts.items()}
+        self.offset = {4: 0, 6: len(self.cuts[4]) - 1}
+        self.count = len(self.cuts[4]) - 1 + len(self.cuts[6]) - 1
+
+    def index(self, family: int, address: int) -> int:
+        """The atom holding an address."""
+        return self.offset[family] + bisect.bisect_right(self.cuts[family], address) - 1
+
+    def span(self, family: int, first: int, last: int) -> tuple[int, int]:
+        """The atoms making up [first, last], which must start and end on cuts."""
+        cuts = self.cuts[family]
+        a = bisect.bisect_left(cuts, first)
+        b = bisect.bisect_left(cuts, last + 1)
+        if a >= len(cuts) or cuts[a] != first or b >= len(cuts) or cuts[b] != last + 1:
+            raise ValueError(f"addresses {first}-{last} (IPv{family}) are not a union of this policy's atoms")
+        return self.offset[family] + a, self.offset[family] + b - 1
+
+    def family_span(self, family: int) -> tuple[int, int]:
+        return self.offset[family], self.offset[family] + len(self.cuts[family]) - 2
+
+    def first_address(self, atom: int) -> tuple[int, int]:
+        """(family, lowest address) of an atom."""
+        if atom < self.offset[6]:
+            return 4, self.cuts[4][atom]
+        return 6, self.cuts[6][atom - self.offset[6]]
+
+
 class OwnerIndex:
     """Which zones own which addresses: the address line cut into pieces, each with its owners.
 

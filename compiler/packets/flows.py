@@ -15,9 +15,13 @@ family, and the product BDD of a flow is built only when a containment question 
 
 from __future__ import annotations
 
+import bisect
+import gc
+from contextlib import contextmanager
+
 from ..model import Flow, SelAddress, Selector, SelName
 from ..resolve import Members, Policy
-from .addresses import EVERYTHING, AddressSet, OwnerIndex, cidr_block
+from .addresses import EVERYTHING, AddressAtoms, AddressSet, OwnerIndex, cidr_block
 from .space import PacketSpace
 
 V4, V6 = 1, 2  # family bits
@@ -28,11 +32,14 @@ class Part:
 
     __slots__ = ("node", "id", "families", "owners")
 
-    def __init__(self, node, id: int, families: int, owners: frozenset[str] = frozenset()) -> None:
+    def __init__(self, node, id: int, families: int, owners: frozenset = frozenset()) -> None:
         self.node = node
         self.id = id
         self.families = families  # V4 | V6 bits: the families this part has packets of
-        self.owners = owners  # zones (and 'internet') owning some of its addresses; sides only
+        # sides: the zones (and 'internet') owning some of its addresses; services: the service
+        # atoms (protocol, piece of the L4 range) it matches. Parts that share no owner or atom
+        # share no packet.
+        self.owners = owners
 
 
 class FlowPackets:
@@ -67,83 +74,112 @@ class FlowPackets:
         return self._packets
 
 
+_ITEM_FIELD = {"name": "name", "tag": "tag", "holding": "datatype", "address": "cidr"}
+
+
 def _selector_key(selector: Selector) -> tuple:
-    return tuple((item.kind, getattr(item, "name", None) or getattr(item, "cidr", None) or
-                  getattr(item, "tag", None) or getattr(item, "datatype", None)) for item in selector.items)
+    """A selector's meaning as a hashable key (its items without their positions)."""
+    items = selector.items
+    if len(items) == 1:
+        item = items[0]
+        return item.kind, getattr(item, _ITEM_FIELD[item.kind])
+    return tuple((item.kind, getattr(item, _ITEM_FIELD[item.kind])) for item in items)
+
+
+def policy_blocks(policy: Policy) -> list:
+    """Every address block the policy names: zone networks, host addresses, and raw addresses in
+    flows, groups, assertions, requirements and waivers."""
+    blocks = []
+    for zone in policy.zones.values():
+        blocks.extend(cidr_block(n.cidr) for n in zone.networks)
+    for host in policy.hosts.values():
+        blocks.extend(cidr_block(a.cidr) for a in host.addresses)
+    selectors: list[Selector] = [group.selector for group in policy.groups.values()]
+    for flow in policy.flows:
+        selectors.append(flow.source)
+        selectors.append(flow.destination)
+        selectors.extend(flow.except_from)
+        selectors.extend(flow.except_to)
+    for statement in (*policy.requirements, *policy.waivers):
+        selectors.append(statement.source)
+        selectors.append(statement.destination)
+    for assertion in policy.assertions:
+        body = assertion.body
+        for name in ("source", "destination", "allowed", "target", "through"):
+            selector = getattr(body, name, None)
+            if isinstance(selector, Selector):
+                selectors.append(selector)
+    for selector in selectors:
+        for item in selector.items:
+            if item.kind == "address":
+                blocks.append(cidr_block(item.cidr))
+    return blocks
 
 
 class PolicyPackets:
-    """Packet sets of one policy, built lazily and memoised."""
+    """Packet sets of one policy, built lazily and memoised.
 
-    def __init__(self, policy: Policy, space: PacketSpace | None = None) -> None:
+    By default the space encodes addresses as the policy's atoms (`space.PacketSpace`); pass
+    `extra_cidrs` to make other addresses representable too, or a `space` of your own (an exact
+    `PacketSpace()`, or `boxes.BoxSpace()`).
+    """
+
+    def __init__(self, policy: Policy, space=None, extra_cidrs=()) -> None:
         self.policy = policy
-        self.space = space or PacketSpace()
+        if space is None:
+            blocks = policy_blocks(policy)
+            blocks.extend(cidr_block(c) for c in extra_cidrs)
+            space = PacketSpace(AddressAtoms(blocks))
+        self.space = space
         self.index = OwnerIndex(
             (zone.name, [n.cidr for n in zone.networks]) for zone in policy.zones.values() if not zone.builtin
         )
+        self._blocks: dict[str, list] = {}
         self._endpoints: dict[tuple[str, str], object] = {}
         self._parts: dict[tuple, Part] = {}
-        self._owners: dict[str, frozenset[str]] = {}
         self._meets: dict[tuple[int, int], int] = {}
-        self._flows: dict[int, FlowPackets] = {}
+        self._within: dict[tuple[int, int], int] = {}
+        self._all: list[FlowPackets] | None = None
+        self._cuts: dict[str, list[int]] | None = None
 
     # ---- addresses of endpoints ----------------------------------------------------------
 
-    def endpoint_cidrs(self, name: str) -> list[str] | None:
-        """CIDRs of a zone or host; None for `internet` (everything no zone owns)."""
-        zone = self.policy.zones.get(name)
-        if zone is not None:
-            return None if zone.builtin else [n.cidr for n in zone.networks]
-        host = self.policy.hosts.get(name)
-        return [a.cidr for a in host.addresses] if host is not None else []
+    def endpoint_blocks(self, name: str) -> list:
+        """Address blocks (family, first, last) of a zone or host; for `internet`, every address
+        no zone owns."""
+        found = self._blocks.get(name)
+        if found is None:
+            zone = self.policy.zones.get(name)
+            if zone is not None and zone.builtin:
+                found = list((EVERYTHING - self.index.owned).blocks())
+            elif zone is not None:
+                found = [cidr_block(n.cidr) for n in zone.networks]
+            else:
+                host = self.policy.hosts.get(name)
+                found = [cidr_block(a.cidr) for a in host.addresses] if host is not None else []
+            self._blocks[name] = found
+        return found
 
     def endpoint(self, side: str, name: str):
         """The packets whose source (`side` "s") or destination ("d") is the zone or host."""
         key = (side, name)
         node = self._endpoints.get(key)
         if node is None:
-            cidrs = self.endpoint_cidrs(name)
-            if cidrs is None:
-                node = self.space.complement_addresses(self.owned(side))
-            else:
-                node = self.space.cidrs(side, cidrs)
-            self._endpoints[key] = node
+            node = self._endpoints[key] = self.space.addresses(side, AddressSet.of(self.endpoint_blocks(name)))
         return node
 
-    def owned(self, side: str):
-        key = (side, "\0owned")
-        node = self._endpoints.get(key)
-        if node is None:
-            node = self.space.addresses(side, self.index.owned)
-            self._endpoints[key] = node
-        return node
+    def address_set(self, members: Members) -> AddressSet:
+        """The addresses a selector denotes, as intervals."""
+        blocks = []
+        for name in members.zones | members.hosts:
+            blocks.extend(self.endpoint_blocks(name))
+        blocks.extend(cidr_block(c) for c in members.addresses)
+        return AddressSet.of(blocks)
 
-    def endpoint_owners(self, name: str) -> frozenset[str]:
-        found = self._owners.get(name)
-        if found is None:
-            cidrs = self.endpoint_cidrs(name)
-            if cidrs is None:
-                found = frozenset(("internet",))
-            else:
-                owners: set[str] = set()
-                for cidr in cidrs:
-                    owners.update(self.index.owners(*cidr_block(cidr)))
-                found = frozenset(owners)
-            self._owners[name] = found
-        return found
-
-    def endpoint_owners_of_cidr(self, cidr: str) -> frozenset[str]:
-        key = "\0" + cidr
-        found = self._owners.get(key)
-        if found is None:
-            found = frozenset(self.index.owners(*cidr_block(cidr)))
-            self._owners[key] = found
-        return found
-
-    def _new_part(self, node, owners: frozenset[str] = frozenset()) -> Part:
+    def _new_part(self, node, owners: frozenset = frozenset()) -> Part:
         space = self.space
-        families = (V4 if (node & space.family[4]) != space.false else 0) | \
-                   (V6 if (node & space.family[6]) != space.false else 0)
+        families = (0 if space.is_empty(node & space.family[4]) else V4) | \
+                   (0 if space.is_empty(node & space.family[6]) else V6)
         return Part(node, len(self._parts), families, owners)
 
     def members(self, side: str, members: Members) -> Part:
@@ -151,15 +187,11 @@ class PolicyPackets:
         key = (side, "members", members)
         part = self._parts.get(key)
         if part is None:
-            node = self.space.false
+            addresses = self.address_set(members)
             owners: set[str] = set()
-            for name in sorted(members.zones | members.hosts):
-                node = node | self.endpoint(side, name)
-                owners |= self.endpoint_owners(name)
-            for cidr in sorted(members.addresses):
-                node = node | self.space.cidr(side, cidr)
-                owners |= self.endpoint_owners_of_cidr(cidr)
-            part = self._new_part(node, frozenset(owners))
+            for block in addresses.blocks():
+                owners |= self.index.owners(*block)
+            part = self._new_part(self.space.addresses(side, addresses), frozenset(owners))
             self._parts[key] = part
         return part
 
@@ -193,21 +225,9 @@ class PolicyPackets:
             removed = self.space.false
             for selector in selectors:
                 removed = removed | self.side(side, selector).node
-            part = self._new_part(base.node & ~removed, base.owners)
+            part = self._new_part(self.space.diff(base.node, removed), base.owners)
             self._parts[key] = part
         return part
-
-    def address_set(self, members: Members) -> AddressSet:
-        """The addresses a selector denotes, as intervals (for describing them to people)."""
-        blocks = []
-        for name in members.zones | members.hosts:
-            cidrs = self.endpoint_cidrs(name)
-            if cidrs is None:
-                blocks.extend((EVERYTHING - self.index.owned).blocks())
-            else:
-                blocks.extend(cidr_block(c) for c in cidrs)
-        blocks.extend(cidr_block(c) for c in members.addresses)
-        return AddressSet.of(blocks)
 
     # ---- services and flows ----------------------------------------------------------------
 
@@ -216,25 +236,70 @@ class PolicyPackets:
         part = self._parts.get(key)
         if part is None:
             node = self.space.false
+            atoms: set[tuple[str, int]] = set()
             for name in names:
                 service = self.policy.services.get(name)
                 if service is None:
                     continue
                 for m in service.matches:
-                    node = node | self.space.match(m.protocol, [(r.low, r.high) for r in m.ports], m.icmp_type,
-                                                   m.icmp_code)
-            part = self._new_part(node)
+                    ranges = _l4_ranges(m)
+                    node = node | self.space.match(m.protocol, ranges if m.protocol in ("tcp", "udp") else (),
+                                                   m.icmp_type, m.icmp_code)
+                    atoms.update(self._service_atoms(m.protocol, ranges))
+            part = self._new_part(node, frozenset(atoms))
             self._parts[key] = part
         return part
 
+    def _service_atoms(self, protocol: str, ranges: list[tuple[int, int]]):
+        """The pieces of the L4 range, cut at every boundary any service of the policy uses."""
+        if self._cuts is None:
+            cuts: dict[str, set[int]] = {p: {0, 65536} for p in ("tcp", "udp", "icmp", "icmpv6")}
+            for service in self.policy.services.values():
+                for m in service.matches:
+                    for low, high in _l4_ranges(m):
+                        cuts[m.protocol].update((low, high + 1))
+            self._cuts = {p: sorted(c) for p, c in cuts.items()}
+        cuts = self._cuts[protocol]
+        for low, high in ranges:
+            first = bisect.bisect_right(cuts, low) - 1
+            last = bisect.bisect_right(cuts, high) - 1
+            for k in range(first, last + 1):
+                yield protocol, k
+
     def flow(self, index: int) -> FlowPackets:
-        cached = self._flows.get(index)
-        if cached is None:
-            cached = self.flow_packets(self.policy.flows[index])
-            self._flows[index] = cached
-        return cached
+        return self.flows()[index]
+
+    def flows(self) -> list[FlowPackets]:
+        """Every flow's packets, in `policy.flows` order (built once)."""
+        if self._all is None:
+            space = self.space
+            sources: dict = {}
+            destinations: dict = {}
+            services: dict = {}
+            out = []
+            for flow in self.policy.flows:
+                key = _selector_key(flow.source)
+                source_all = sources.get(key)
+                if source_all is None:
+                    source_all = sources[key] = self.side("s", flow.source)
+                key = _selector_key(flow.destination)
+                destination_all = destinations.get(key)
+                if destination_all is None:
+                    destination_all = destinations[key] = self.side("d", flow.destination)
+                refs = flow.services
+                names = (refs[0].name,) if len(refs) == 1 else tuple([r.name for r in refs])
+                part = services.get(names)
+                if part is None:
+                    part = services[names] = self.services(names)
+                source = self.carved("s", source_all, flow.except_from) if flow.except_from else source_all
+                destination = self.carved("d", destination_all, flow.except_to) if flow.except_to \
+                    else destination_all
+                out.append(FlowPackets(space, source_all, source, destination_all, destination, part))
+            self._all = out
+        return self._all
 
     def flow_packets(self, flow: Flow) -> FlowPackets:
+        """The packets of any flow (also one that is not in the policy) over this policy's zones."""
         source_all = self.side("s", flow.source)
         destination_all = self.side("d", flow.destination)
         return FlowPackets(
@@ -257,8 +322,8 @@ class PolicyPackets:
             if common:
                 both = a.node & b.node
                 space = self.space
-                common = (V4 if common & V4 and (both & space.family[4]) != space.false else 0) | \
-                         (V6 if common & V6 and (both & space.family[6]) != space.false else 0)
+                common = (V4 if common & V4 and not space.is_empty(both & space.family[4]) else 0) | \
+                         (V6 if common & V6 and not space.is_empty(both & space.family[6]) else 0)
             found = common
             self._meets[key] = found
         return found
@@ -276,11 +341,63 @@ class PolicyPackets:
             return False
         return bool(families & self.meet(x.services, y.services))
 
+    def within_part(self, a: Part, b: Part) -> int:
+        """The families f in which a's packets of family f are all in b (V4 | V6 bits)."""
+        key = (a.id, b.id)
+        found = self._within.get(key)
+        if found is None:
+            if a.node is b.node:
+                found = V4 | V6
+            else:
+                space = self.space
+                rest = space.diff(a.node, b.node)
+                found = (V4 if space.is_empty(rest & space.family[4]) else 0) | \
+                        (V6 if space.is_empty(rest & space.family[6]) else 0)
+            self._within[key] = found
+        return found
+
+    def within(self, x: FlowPackets, y: FlowPackets) -> bool:
+        """Whether every packet of x is a packet of y, without building either product: per
+        family, a product of non-empty factors is inside another product exactly when each factor
+        is inside the other's (and products of different families are disjoint)."""
+        families = x.families
+        if families & ~y.families:
+            return False
+        families &= self.within_part(x.source, y.source)
+        families &= self.within_part(x.destination, y.destination)
+        families &= self.within_part(x.services, y.services)
+        return families == x.families
+
+
+def _l4_ranges(m) -> list[tuple[int, int]]:
+    """The L4 values a protocol clause matches, as inclusive ranges."""
+    if m.protocol in ("tcp", "udp"):
+        return [(r.low, r.high) for r in m.ports] or [(0, 65535)]
+    if m.icmp_type is None:
+        return [(0, 65535)]
+    if m.icmp_code is None:
+        return [(m.icmp_type * 256, m.icmp_type * 256 + 255)]
+    return [(m.icmp_type * 256 + m.icmp_code,) * 2]
+
+
+@contextmanager
+def no_gc():
+    """Pause Python's cyclic garbage collector: a loaded policy is millions of objects with no
+    cycles, and a collection in the middle of thousands of BDD operations would walk them all."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
 
 def policy_packets(policy: Policy) -> PolicyPackets:
     """The policy's packet sets, built once and kept with the policy."""
     cached = policy._members.get("packet-sets")
     if cached is None:
-        cached = PolicyPackets(policy)
+        with no_gc():
+            cached = PolicyPackets(policy)
         policy._members["packet-sets"] = cached
     return cached

@@ -32,7 +32,8 @@ def data_flow(policy: Policy) -> list[Diagnostic]:
             if zone in holders:
                 continue
             reported: set[int] = set()
-            for neighbour, step in neighbours.get(zone, ()):
+            entering = sorted(neighbours.get(zone, ()), key=lambda ns: (len(chains.get(ns[0]) or ()), ns[0]))
+            for neighbour, step in entering:
                 before = chains.get(neighbour)
                 if before is None or any(zone in (s.hop.source, s.hop.destination) or zone in _zones(intent, s)
                                          for s in before) or id(step.flow) in reported:

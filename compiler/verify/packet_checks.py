@@ -19,15 +19,13 @@ and removing every reported flow leaves exactly the same packets allowed.
 
 from __future__ import annotations
 
-import gc
-from collections import defaultdict
-from contextlib import contextmanager
+from collections import Counter, defaultdict
 from typing import Callable
 
 from ..diagnostics import Diagnostic, Related
 from ..model import Flow, SelAddress, SelName, Span
 from ..packets.addresses import PRIVATE, PRIVATE_RANGES, AddressSet
-from ..packets.flows import V4, V6, FlowPackets, policy_packets
+from ..packets.flows import V4, V6, FlowPackets, no_gc, policy_packets
 from ..resolve import Policy
 from .names import CHECKS
 
@@ -77,26 +75,32 @@ def _address_items(policy: Policy, item, seen: frozenset[str] = frozenset()):
 
 
 def unassigned_address(policy: Policy) -> list[Diagnostic]:
-    packets = policy_packets(policy)
-    owned = packets.index.owned
-    unowned_of: dict[str, AddressSet] = {}
+    with no_gc():
+        owned = policy_packets(policy).index.owned
+        unowned_of: dict[str, AddressSet] = {}
+        findings = []
+        for flow in policy.flows:
+            for side, selector in (("source", flow.source), ("destination", flow.destination)):
+                for item in selector.items:
+                    if item.kind == "address" or (item.kind == "name" and item.name in policy.groups):
+                        findings.extend(_unassigned_item(policy, flow, side, item, owned, unowned_of))
+    return findings
+
+
+def _unassigned_item(policy: Policy, flow: Flow, side: str, item, owned: AddressSet,
+                     unowned_of: dict[str, AddressSet]) -> list[Diagnostic]:
     findings = []
-    for flow in policy.flows:
-        for side, selector in (("source", flow.source), ("destination", flow.destination)):
-            for item in selector.items:
-                reported: set[str] = set()
-                for address, group in _address_items(policy, item):
-                    cidr = address.cidr
-                    if cidr in reported:
-                        continue
-                    unowned = unowned_of.get(cidr)
-                    if unowned is None:
-                        unowned = (AddressSet.of_cidrs([cidr]) & PRIVATE) - owned
-                        unowned_of[cidr] = unowned
-                    if not unowned:
-                        continue
-                    reported.add(cidr)
-                    findings.append(_unassigned(flow, side, item, address, group, unowned))
+    reported: set[str] = set()
+    for address, group in _address_items(policy, item):
+        cidr = address.cidr
+        if cidr in reported:
+            continue
+        unowned = unowned_of.get(cidr)
+        if unowned is None:
+            unowned = unowned_of[cidr] = (AddressSet.of_cidrs([cidr]) & PRIVATE) - owned
+        if unowned:
+            reported.add(cidr)
+            findings.append(_unassigned(flow, side, item, address, group, unowned))
     return findings
 
 
@@ -127,11 +131,10 @@ def _unassigned(flow: Flow, side: str, item, address: SelAddress, group: str | N
 
 
 def empty_flow(policy: Policy) -> list[Diagnostic]:
-    packets = policy_packets(policy)
     findings = []
-    with _no_gc():
-        for index, flow in enumerate(policy.flows):
-            sets = packets.flow(index)
+    with no_gc():
+        packets = policy_packets(policy)
+        for flow, sets in zip(policy.flows, packets.flows()):
             if sets.empty:
                 findings.append(_empty(policy, flow, sets))
     return findings
@@ -197,68 +200,133 @@ def _empty(policy: Policy, flow: Flow, sets) -> Diagnostic:
 
 
 def _candidates(flows: list[FlowPackets], live: list[int]):
-    """For each live flow, the flows that may share a packet with it: those filed under one of its
-    (source owner, destination owner) pairs. A superset of the real overlaps, and never quadratic
-    unless flows really touch the same zones."""
-    pairs_index: dict[tuple[str, str], list[int]] = defaultdict(list)
-    by_source: dict[str, list[int]] = defaultdict(list)  # every flow, by the owners of its source
-    by_destination: dict[str, list[int]] = defaultdict(list)  # and of its destination
-    wide_by_source: dict[str, list[int]] = defaultdict(list)  # flows with too many pairs to file each
-    wide_by_destination: dict[str, list[int]] = defaultdict(list)
+    """For each live flow, the flows that may share a packet with it.
+
+    Two flows can share a packet only if some zone (or the internet) owns part of both sources,
+    some zone owns part of both destinations, and their services share a service atom (a protocol
+    and a piece of the port range that no service boundary cuts). Each flow is filed under its
+    (source owner, destination owner) pairs; pairs that only one flow has are dropped (counted in
+    C), and the flows sharing a pair are candidates when they also share a service atom: a
+    superset of the real overlaps, found without comparing flows that touch different zones. A
+    flow with more than WIDE pairs (a selector spanning hundreds of zones on both sides) is filed
+    by its sides instead and scanned.
+    """
+    ids: dict[str, int] = {}  # owner names -> small integers
+
+    def numbers(part) -> list[int]:
+        return [ids.setdefault(x, len(ids)) for x in part.owners]
+
+    numbered: dict[int, list[int]] = {}
+    keys: list[int] = []  # every (source owner, destination owner) pair of every flow, as one int
+    owners: list[int] = []  # ... and the flow it belongs to
+    wide: list[int] = []
     for i in live:
-        so, do = flows[i].source_all.owners, flows[i].destination_all.owners
-        for s in so:
-            by_source[s].append(i)
-        for d in do:
-            by_destination[d].append(i)
-        if len(so) * len(do) > WIDE:
-            for s in so:
-                wide_by_source[s].append(i)
-            for d in do:
-                wide_by_destination[d].append(i)
+        f = flows[i]
+        so = numbered.get(f.source_all.id)
+        if so is None:
+            so = numbered[f.source_all.id] = numbers(f.source_all)
+        do = numbered.get(f.destination_all.id)
+        if do is None:
+            do = numbered[f.destination_all.id] = numbers(f.destination_all)
+        n = len(so) * len(do)
+        if n > WIDE:
+            wide.append(i)
+        elif n == 1:
+            keys.append((so[0] << 32) | do[0])
+            owners.append(i)
         else:
-            for s in so:
-                for d in do:
-                    pairs_index[(s, d)].append(i)
+            keys.extend([(s << 32) | d for s in so for d in do])
+            owners.extend([i] * n)
+    counts = Counter(keys)  # counted in C: most pairs belong to one flow only
+    buckets: dict[int, list[int]] = defaultdict(list)
+    for key, i in zip(keys, owners):
+        if counts[key] > 1:
+            buckets[key].append(i)
+    del keys, owners, counts
+    # flows between the same zones share many pairs: look at each distinct group of flows once
+    groups = {tuple(bucket) for bucket in buckets.values()}
+    del buckets
+    shared: dict[int, set[int]] = defaultdict(set)
+    for group in groups:
+        if len(group) == 2:
+            i, j = group
+            if not flows[i].services.owners.isdisjoint(flows[j].services.owners):
+                shared[i].add(j)
+                shared[j].add(i)
+            continue
+        by_atom: dict = defaultdict(list)
+        for i in group:
+            for atom in flows[i].services.owners:
+                by_atom[atom].append(i)
+        for same in by_atom.values():
+            if len(same) > 1:
+                for i in same:
+                    shared[i].update(same)
+    by_source: dict[str, list[int]] = defaultdict(list)
+    by_destination: dict[str, list[int]] = defaultdict(list)
+    wide_by_source: dict[str, list[int]] = defaultdict(list)
+    wide_by_destination: dict[str, list[int]] = defaultdict(list)
+    if wide:
+        for i in live:
+            for s in flows[i].source_all.owners:
+                by_source[s].append(i)
+            for d in flows[i].destination_all.owners:
+                by_destination[d].append(i)
+        for i in wide:
+            for s in flows[i].source_all.owners:
+                wide_by_source[s].append(i)
+            for d in flows[i].destination_all.owners:
+                wide_by_destination[d].append(i)
+    wide_set = set(wide)
 
     def candidates(i: int) -> set[int]:
-        so, do = flows[i].source_all.owners, flows[i].destination_all.owners
-        found: set[int] = set()
-        wide = len(so) * len(do) > WIDE
-        if not wide:
-            for s in so:
-                for d in do:
-                    found.update(pairs_index.get((s, d), ()))
-        # flows not in the pair index: scan those touching the smaller side, check the other side
-        by_s, by_d = (by_source, by_destination) if wide else (wide_by_source, wide_by_destination)
-        if len(so) <= len(do):
-            lists, other, mine = [by_s[s] for s in so if s in by_s], "destination_all", do
-        else:
-            lists, other, mine = [by_d[d] for d in do if d in by_d], "source_all", so
-        for js in lists:
-            for j in js:
-                if j not in found and not mine.isdisjoint(getattr(flows[j], other).owners):
-                    found.add(j)
+        found = set(shared.get(i, ()))
+        if wide:
+            # flows not found through the index: scan those touching the smaller side
+            f = flows[i]
+            so, do, atoms = f.source_all.owners, f.destination_all.owners, f.services.owners
+            by_s, by_d = (by_source, by_destination) if i in wide_set else (wide_by_source, wide_by_destination)
+            if len(so) <= len(do):
+                lists, other, mine = [by_s[s] for s in so if s in by_s], "destination_all", do
+            else:
+                lists, other, mine = [by_d[d] for d in do if d in by_d], "source_all", so
+            for js in lists:
+                for j in js:
+                    if j not in found and not mine.isdisjoint(getattr(flows[j], other).owners) and \
+                            not atoms.isdisjoint(flows[j].services.owners):
+                        found.add(j)
         found.discard(i)
         return found
 
     return candidates
 
 
-def _within(x: FlowPackets, y: FlowPackets) -> bool:
-    """x ⊆ y, tested part by part first (enough for most cases), else on the product BDDs."""
-    if x.source.node <= y.source.node and x.destination.node <= y.destination.node and \
-            x.services.node <= y.services.node:
-        return True
-    return x.packets <= y.packets
+def _projections_cover(packets, mine: FlowPackets, others: list[FlowPackets]) -> bool:
+    """A necessary condition for `others` to cover `mine`, checked on the small parts: per family,
+    each of mine's parts is inside the union of the others' parts of that family."""
+    space = packets.space
+    for family, bit in ((4, V4), (6, V6)):
+        if not mine.families & bit:
+            continue
+        pick = [o for o in others if o.families & bit]
+        if not pick:
+            return False
+        fam = space.family[family]
+        for part in ("source", "destination", "services"):
+            union = space.false
+            for o in pick:
+                union = union | getattr(o, part).node
+            if not space.is_empty(space.diff(getattr(mine, part).node & fam, union)):
+                return False
+    return True
 
 
 def redundant_rule(policy: Policy) -> list[Diagnostic]:
-    packets = policy_packets(policy)
-    false = packets.space.false
     findings = []
-    with _no_gc():
-        flows = [packets.flow(i) for i in range(len(policy.flows))]
+    with no_gc():
+        packets = policy_packets(policy)
+        false = packets.space.false
+        flows = packets.flows()
         live = [i for i in range(len(flows)) if not flows[i].empty]
         candidates = _candidates(flows, live)
         removed: set[int] = set()
@@ -267,32 +335,34 @@ def redundant_rule(policy: Policy) -> list[Diagnostic]:
             overlapping = sorted(j for j in candidates(i) if j not in removed and packets.overlap(mine, flows[j]))
             if not overlapping:
                 continue
-            single = next((j for j in overlapping if _within(mine, flows[j])), None)
+            single = next((j for j in overlapping if packets.within(mine, flows[j])), None)
             if single is not None:
                 cover = [single]
             else:
+                if len(overlapping) == 1 or not _projections_cover(packets, mine, [flows[j] for j in overlapping]):
+                    continue
                 union = false
                 for j in overlapping:
                     union = union | flows[j].packets
-                if not mine.packets <= union:
+                if not packets.space.is_empty(packets.space.diff(mine.packets, union)):
                     continue
-                cover = _cover(mine.packets, [(j, flows[j].packets) for j in overlapping], false)
+                cover = _cover(packets.space, mine.packets, [(j, flows[j].packets) for j in overlapping])
             removed.add(i)
-            findings.append(_redundant(policy, policy.flows[i], mine, [(j, flows[j]) for j in cover]))
+            findings.append(_redundant(policy, packets, policy.flows[i], mine, [(j, flows[j]) for j in cover]))
     return findings
 
 
-def _cover(mine, overlapping: list[tuple[int, object]], false) -> list[int]:
+def _cover(space, mine, overlapping: list[tuple[int, object]]) -> list[int]:
     """The overlapping flows with every flow the others make unneeded dropped (from the last)."""
     if len(overlapping) > COVER_MINIMISE_LIMIT:
         return [j for j, _ in overlapping]
     keep = list(overlapping)
     for entry in reversed(overlapping):
         rest = [e for e in keep if e is not entry]
-        union = false
+        union = space.false
         for _, s in rest:
             union = union | s
-        if mine <= union:
+        if space.is_empty(space.diff(mine, union)):
             keep = rest
     return [j for j, _ in keep]
 
@@ -301,10 +371,11 @@ def _datatypes(policy: Policy, flow: Flow) -> set[str]:
     return policy.service_datatypes(r.name for r in flow.services) | {r.name for r in flow.carrying}
 
 
-def _redundant(policy: Policy, flow: Flow, mine: FlowPackets, cover: list[tuple[int, FlowPackets]]) -> Diagnostic:
+def _redundant(policy: Policy, packets, flow: Flow, mine: FlowPackets,
+               cover: list[tuple[int, FlowPackets]]) -> Diagnostic:
     covering = [policy.flows[j] for j, _ in cover]
     locations = [_loc(_head(g)) for g in covering]
-    if len(cover) == 1 and cover[0][1].packets == mine.packets:
+    if len(cover) == 1 and packets.within(cover[0][1], mine):
         message = f"duplicate flow: the flow at {locations[0]} allows exactly the same packets"
         note = "allows the same packets"
     elif len(cover) == 1:
@@ -326,19 +397,6 @@ def _redundant(policy: Policy, flow: Flow, mine: FlowPackets, cover: list[tuple[
                 f"flow{'s' * (len(covering) != 1)}, then remove this one")
     related = tuple(Related(_head(g), note) for g in covering)
     return Diagnostic(CHECKS["redundant-rule"].code, message, _head(flow), help, related, check="redundant-rule")
-
-
-@contextmanager
-def _no_gc():
-    """Pause Python's cyclic garbage collector: a loaded policy is millions of objects with no
-    cycles, and a collection in the middle of thousands of BDD operations would walk them all."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 PACKET_CHECKS: dict[str, Callable[[Policy], list[Diagnostic]]] = {

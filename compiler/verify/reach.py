@@ -80,10 +80,7 @@ class Intent:
 
     def covers(self, members: Members, endpoint: str) -> bool:
         """Whether a selector's members include this endpoint: itself, or the zone it is in."""
-        if endpoint in members.zones or endpoint in members.hosts or endpoint in members.addresses:
-            return True
-        zone = self.zone_of_host.get(endpoint)
-        return zone is not None and zone in members.zones
+        return self.policy.covers(members, endpoint)
 
     # ---- search -----------------------------------------------------------------------
 
@@ -128,14 +125,6 @@ class Intent:
         return list(reversed(chain))
 
 
-def excluded(policy: Policy, selectors) -> set[str]:
-    out: set[str] = set()
-    for selector in selectors:
-        members = policy.expand(selector)
-        out |= members.zones | members.hosts | members.addresses
-    return out
-
-
 def build_intent(policy: Policy) -> Intent:
     intent = Intent(policy=policy)
     intent.zone_of_host = {name: host.zone.name for name, host in policy.hosts.items()}
@@ -145,12 +134,10 @@ def build_intent(policy: Policy) -> Intent:
         encrypted = frozenset(s for s in services if s in policy.services and policy.services[s].encrypted)
         sources = policy.expand(flow.source)
         destinations = policy.expand(flow.destination)
-        skip_sources = excluded(policy, flow.except_from)
-        skip_destinations = excluded(policy, flow.except_to)
         pairs = []
-        targets = [(d, intent.zones_of(d)) for d in destinations.endpoints() if d not in skip_destinations]
+        targets = [(d, intent.zones_of(d)) for d in destinations.endpoints() if not policy.carved(flow.except_to, d)]
         for source in sources.endpoints():
-            if source in skip_sources:
+            if policy.carved(flow.except_from, source):
                 continue
             source_zones = intent.zones_of(source)
             for destination, destination_zones in targets:
@@ -165,4 +152,6 @@ def build_intent(policy: Policy) -> Intent:
                         intent.steps.setdefault((zs, zd), []).append(Step(hop, flow, datatypes, encrypted))
                         intent.out.setdefault(zs, set()).add(zd)
         intent.flow_pairs.append(pairs)
+    for steps in intent.steps.values():  # witnesses must not depend on statement order
+        steps.sort(key=lambda step: (step.hop.source, step.hop.destination, step.hop.services, step.hop.span))
     return intent

@@ -1,0 +1,142 @@
+"""Measure the packet-set representations on real policies: BDDs (`space`) against boxes (`boxes`).
+
+    python -m septum.compiler.packets.bench PATH [PATH ...] [--scatter] [--json]
+
+For each policy and each representation, in one process (CPU seconds, `time.process_time`):
+
+* `checks`: the three packet checks as Septum runs them (product-aware: parts, meets, and
+  product sets only where a union must be tested);
+* `naive`: the textbook algorithm on the same candidates: build every flow's full packet set,
+  then test each flow against the union of the flows that overlap it;
+* `size`: the total size of all flows' packet sets (BDD nodes, or boxes).
+
+The representations: `bdd-atoms` (what Septum uses: BDDs over the policy's address atoms),
+`bdd-exact` (BDDs over 128-bit addresses) and `boxes` (lists of interval boxes).
+
+`--scatter` first rewrites each policy so that no two zone networks are adjacent (every
+`10.A.B.` becomes `10.(2A + B // 128).(2 (B mod 128)).`), the way real address plans look:
+the internet is then one interval per gap, not a handful. A 10-million-step Python loop is timed
+as well, to compare machines. Figures are in docs/packets.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _calibrate() -> float:
+    start = time.process_time()
+    x = 0
+    for i in range(10_000_000):
+        x += i
+    return time.process_time() - start
+
+
+def _scatter(source: Path, target: Path) -> Path:
+    pattern = re.compile(r"\b10\.(\d+)\.(\d+)\.")
+
+    def move(m: re.Match) -> str:
+        a, b = int(m.group(1)), int(m.group(2))
+        return f"10.{2 * a + b // 128}.{2 * (b % 128)}."
+
+    for path in source.rglob("*.septum"):
+        out = target / path.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(pattern.sub(move, path.read_text()))
+    return target
+
+
+def _naive(packets, candidates_of) -> float:
+    space = packets.space
+    start = time.process_time()
+    flows = packets.flows()
+    sets = [f.packets for f in flows]
+    redundant = 0
+    for i, mine in enumerate(sets):
+        if space.is_empty(mine):
+            continue
+        union = space.false
+        for j in candidates_of(i):
+            union = union | sets[j]
+        if space.is_empty(space.diff(mine, union)):
+            redundant += 1
+    return time.process_time() - start
+
+
+def measure(path: Path) -> list[dict]:
+    from ..api import load_policy
+    from ..verify.packet_checks import PACKET_CHECKS, _candidates
+    from .boxes import BoxSpace
+    from .flows import PolicyPackets
+    from .space import PacketSpace
+
+    result = load_policy(path, graph=False)
+    policy = result.policy
+    rows = []
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        representations = (("bdd-atoms", lambda: None), ("bdd-exact", PacketSpace), ("boxes", BoxSpace))
+        for name, make in representations:
+            row = {"policy": str(path), "flows": len(policy.flows), "representation": name}
+            packets = PolicyPackets(policy, make())
+            policy._members["packet-sets"] = packets
+            wall = time.perf_counter()
+            start = time.process_time()
+            counts = {}
+            for check, function in PACKET_CHECKS.items():
+                t = time.process_time()
+                counts[check] = len(function(policy))
+                row[f"{check} s"] = round(time.process_time() - t, 3)
+            row["checks s"] = round(time.process_time() - start, 3)
+            row["checks wall s"] = round(time.perf_counter() - wall, 3)
+            row["findings"] = counts
+            flows = packets.flows()
+            live = [i for i in range(len(flows)) if not flows[i].empty]
+            candidates = _candidates(flows, live)
+            known = {i: candidates(i) for i in live}
+            fresh = PolicyPackets(policy, make())
+            row["naive s"] = round(_naive(fresh, lambda i: sorted(known.get(i, ()))), 3)
+            row["size"] = sum(fresh.space.size(f.packets) for f in fresh.flows())
+            rows.append(row)
+            policy._members.pop("packet-sets", None)
+    finally:
+        if collecting:
+            gc.enable()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("--scatter", action="store_true", help="spread zone networks apart first")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    rows = []
+    calibration = _calibrate()
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, path in enumerate(args.paths):
+            if args.scatter:
+                path = _scatter(path, Path(tmp) / f"p{k}")
+            rows.extend(measure(path))
+            if args.scatter:
+                shutil.rmtree(path)
+    if args.json:
+        print(json.dumps({"calibration_10M_loop_s": round(calibration, 3), "rows": rows}, indent=2))
+    else:
+        print(f"calibration: 10M-step loop {calibration:.3f} s")
+        for row in rows:
+            print(json.dumps(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
