@@ -17,6 +17,7 @@ PASS / OVER.
     python benchmarks/bench.py            # all scenarios
     python benchmarks/bench.py --quick    # the small ones only
     python benchmarks/bench.py --json > figures.json
+    python benchmarks/bench.py --only diff10k   # `septum diff` of two 10k-flow revisions (< 3 s)
 """
 
 from __future__ import annotations
@@ -257,8 +258,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Septum benchmarks (wall time and peak RSS).")
     ap.add_argument("--quick", action="store_true", help="only the small scenarios")
     ap.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    ap.add_argument("--only", nargs="+", metavar="NAME", choices=[s[0] for s in SCENARIOS],
-                    help="run only these scenarios: " + ", ".join(s[0] for s in SCENARIOS))
+    ap.add_argument("--only", nargs="+", metavar="NAME", choices=[s[0] for s in SCENARIOS] + [DIFF_SCENARIO],
+                    help="run only these scenarios: " + ", ".join([s[0] for s in SCENARIOS] + [DIFF_SCENARIO]))
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per scenario (median); default 3")
     ap.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up run")
     ap.add_argument("--seed", type=int, default=1, help="seed for the synthetic policies")
@@ -296,15 +297,148 @@ def main(argv=None) -> int:
             print(f"[bench] {label}: check {row['check_s']:.3f} s, {row['check_mb']:.0f} MB, rc {row['check_rc']}",
                   file=sys.stderr, flush=True)
 
+        diff_rows = []
+        if args.only is None and not args.quick or args.only and DIFF_SCENARIO in args.only:
+            print(f"[bench] {DIFF_LABEL} ...", file=sys.stderr, flush=True)
+            diff_rows = measure_diff(pathlib.Path(work) / DIFF_SCENARIO, synthetic, env, tmp, max(1, args.repeat),
+                                     0 if args.no_warmup else 1, args.timeout, args.seed, args.hosts_per_zone)
+            for r in diff_rows:
+                print(f"[bench] {r['label']}: {r['diff_s']:.3f} s, {r['diff_mb']:.0f} MB, rc {r['diff_rc']}",
+                      file=sys.stderr, flush=True)
+
     meta = {"python": platform.python_version(), "platform": platform.platform(terse=True),
             "cpus": os.cpu_count(), "repeat": max(1, args.repeat), "seed": args.seed,
             "calibration_s": calibration()}
     if args.json:
-        print(json.dumps({"meta": meta, "scenarios": rows}, indent=2))
+        document = {"meta": meta, "scenarios": rows}
+        if diff_rows:
+            document["diff"] = diff_rows
+        print(json.dumps(document, indent=2))
     else:
-        print(markdown(rows, meta))
-    over = [r for r in rows if any(not v["ok"] for v in r["budgets"].values())]
+        print(markdown(rows, meta) if rows else markdown_meta(meta))
+        if diff_rows:
+            print()
+            print(diff_markdown(diff_rows))
+    over = [r for r in rows + diff_rows if any(not v["ok"] for v in r["budgets"].values())]
     return 1 if over else 0
+
+
+# ---- `septum diff` of two revisions of a 10k-flow policy ----------------------------------------
+
+DIFF_SCENARIO = "diff10k"
+DIFF_LABEL = "diff: 1k zones, 10k flows, two revisions"
+DIFF_BUDGET_S = 3.0
+
+
+def edit_revision(path: pathlib.Path) -> list[str]:
+    """Make a second revision of a synthetic policy: a few flows edited, removed and added.
+
+    Deterministic: works on the `allow` lines of the second flow file by position.
+    """
+    import re
+
+    flows = sorted(path.glob("flows-*.septum"))
+    target = flows[1] if len(flows) > 1 else flows[0]
+    lines = target.read_text(encoding="utf-8").splitlines()
+    allows = [i for i, line in enumerate(lines) if line.startswith("allow ")]
+    head = re.compile(r"^allow (.+?) -> (.+?) : ([^\"]+?)(?: (carrying|except|log)\b.*?)?(?: \"[^\"]*\")?$")
+    edits = []
+    removed = lines[allows[10]]
+    changed = head.match(lines[allows[40]])
+    extra = head.match(lines[allows[30]])
+    lines[allows[40]] = f"allow {changed.group(1)} -> {changed.group(2)} : https \"bench: service changed\""
+    edits.append(f"changed service: {lines[allows[40]]}")
+    lines[allows[20]] = lines[allows[20]] + " log" if " log" not in lines[allows[20]] else lines[allows[20]]
+    edits.append(f"log added: {lines[allows[20]]}")
+    lines.append(f"allow {extra.group(1)} -> {extra.group(2)} : ssh \"bench: new flow\"")
+    edits.append(f"added: {lines[-1]}")
+    del lines[allows[10]]
+    edits.append(f"removed: {removed}")
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return edits
+
+
+def reorder_revision(path: pathlib.Path) -> None:
+    """The same policy laid out differently: flows reversed in each file, flow files' contents rotated."""
+    flows = sorted(path.glob("flows-*.septum"))
+    texts = []
+    for file in flows:
+        lines = file.read_text(encoding="utf-8").splitlines()
+        allows = [line for line in lines if line.startswith("allow ")]
+        others = [line for line in lines if not line.startswith("allow ")]
+        texts.append("\n".join(others + allows[::-1]) + "\n")
+    for file, text in zip(flows, texts[1:] + texts[:1]):
+        file.write_text(text, encoding="utf-8")
+
+
+def measure_diff(work: pathlib.Path, synthetic, env, cwd, repeat, warmup, timeout, seed, hosts_per_zone) -> list[dict]:
+    """Wall time and peak RSS of `septum diff OLD NEW` and of `septum diff --base HEAD PATH`."""
+    import shutil
+
+    old, new, repo, moved = work / "old", work / "new", work / "repo", work / "moved"
+    for p in (old, new, repo, moved):
+        if p.exists():
+            shutil.rmtree(p)
+    gen = synthetic.generate(old, zones=1_000, flows=10_000, hosts_per_zone=hosts_per_zone, seed=seed)
+    shutil.copytree(old, new)
+    edits = edit_revision(new)
+    shutil.copytree(old, moved)
+    reorder_revision(moved)
+    # a git repository whose HEAD is OLD and whose working tree is NEW
+    git_env = {**env, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.org",
+               "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.org",
+               "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    repo.mkdir(parents=True)
+    shutil.copytree(old, repo / "zones")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "old"]):
+        subprocess.run(["git", *args], cwd=repo, env=git_env, check=True, capture_output=True)
+    shutil.rmtree(repo / "zones")
+    shutil.copytree(new, repo / "zones")
+
+    rows = []
+    commands = [
+        ("two directories", [sys.executable, "-m", "septum", "diff", str(old), str(new)], cwd),
+        ("git --base HEAD", [sys.executable, "-m", "septum", "diff", "--base", "HEAD", "zones"], repo),
+        ("same policy reordered", [sys.executable, "-m", "septum", "diff", str(old), str(moved)], cwd),
+    ]
+    for label, cmd, where in commands:
+        for _ in range(warmup):
+            _run(cmd, env, where, timeout)
+        runs = [_run(cmd, env, where, timeout) for _ in range(repeat)]
+        crashed = any(r["rc"] not in (0, 1) or "Traceback" in r["stderr"] for r in runs)
+        row = {
+            "scenario": DIFF_SCENARIO, "label": f"diff 10k flows: {label}", "flows": gen["flows"],
+            "zones": gen["zones"], "edits": edits,
+            "diff_s": statistics.median(r["wall"] for r in runs), "diff_s_min": min(r["wall"] for r in runs),
+            "diff_mb": max(r["rss"] for r in runs) / MB, "diff_rc": runs[-1]["rc"], "crashed": crashed,
+            "summary": (runs[-1]["stdout"].strip().splitlines() or [""])[-1][:200],
+            "stderr_tail": runs[-1]["stderr"].strip().splitlines()[-3:],
+        }
+        ran = not crashed and not any(r["timed_out"] for r in runs)
+        row["budgets"] = {"diff_s": {"limit": DIFF_BUDGET_S, "value": row["diff_s"], "ran": ran,
+                                     "ok": ran and row["diff_s"] < DIFF_BUDGET_S}}
+        rows.append(row)
+    return rows
+
+
+def markdown_meta(meta: dict) -> str:
+    return (f"Septum benchmarks — Python {meta['python']} on {meta['platform']}, {meta['cpus']} CPUs; "
+            f"median of {meta['repeat']} run(s), fresh process each.\n"
+            f"Calibration: a 10-million-step Python loop takes {meta['calibration_s']} s here.")
+
+
+def diff_markdown(rows: list[dict]) -> str:
+    out = ["| `septum diff` (1k zones, 10k flows; second revision: "
+           f"{len(rows[0]['edits'])} flow edits) | wall s | min s | RSS MB | exit | output | budget |",
+           "|---|--:|--:|--:|--:|---|---|"]
+    for r in rows:
+        v = r["budgets"]["diff_s"]
+        verdict = ("PASS" if v["ok"] else "OVER") if v["ran"] else "FAIL (did not run)"
+        out.append(f"| {r['label']} | {_fmt_s(r['diff_s'])} | {_fmt_s(r['diff_s_min'])} | {_fmt_mb(r['diff_mb'])} "
+                   f"| {r['diff_rc']} | {r['summary'].replace('|', '/')} | < {v['limit']:g} s: {verdict} |")
+    out += ["", "Wall time of the whole command, interpreter start included (exit 1: changes found). "
+            "Edits: " + "; ".join(f"`{e[:90]}`" for e in rows[0]["edits"])]
+    return "\n".join(out)
 
 
 def calibration() -> float:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections import Counter
 import datetime as dt
 import gc
 import json
@@ -37,10 +36,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-
 from enum import Enum
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -1144,7 +1143,11 @@ def _where(span: Span, info: SideInfo) -> str:
 
 
 def _cite(spans: tuple[Span, ...], info: SideInfo, limit: int = 3) -> str:
-    places = [_where(s, info) for s in spans[:limit]]
+    """`file:12, 30, other:4`: the first `limit` places (a file named once for its lines)."""
+    places, last = [], None
+    for span in spans[:limit]:
+        places.append(str(span.line) if span.file == last else _where(span, info))
+        last = span.file
     more = len(spans) - limit
     return ", ".join(places) + (f" (+{more} more)" if more > 0 else "")
 
@@ -1162,9 +1165,24 @@ def _facts_words(facts: FlowFacts) -> str:
     return "; ".join(words)
 
 
-def _flow_line(entry, facts: FlowFacts) -> str:
+def _flow_line(entry, facts: FlowFacts, sources: list[str] | None = None) -> str:
     words = _facts_words(facts)
-    return f"{entry.source} -> {entry.destination} : {entry.service}" + (f" ({words})" if words else "")
+    source = ", ".join(sources) if sources else entry.source
+    return f"{source} -> {entry.destination} : {entry.service}" + (f" ({words})" if words else "")
+
+
+def _grouped(entries: list[FlowEntry]) -> list[tuple[list[str], FlowEntry]]:
+    """Entries that differ only in their source, as one line with the sources listed (for people)."""
+    groups: dict[tuple, tuple[list[str], FlowEntry]] = {}
+    for entry in entries:
+        key = (entry.destination, entry.service, entry.facts.meaning(), entry.facts.rules, entry.covered_by)
+        if entry.covered_by is not None:
+            key = (entry.source, *key)
+        if key in groups:
+            groups[key][0].append(entry.source)
+        else:
+            groups[key] = ([entry.source], entry)
+    return list(groups.values())
 
 
 def _covered_words(entry: FlowEntry, when: str) -> str:
@@ -1241,11 +1259,11 @@ def render_human(diff: PolicyDiff, style=None) -> str:
             out.extend(lines)
 
     section("Flows newly allowed", [
-        paint(f"  + {_flow_line(e, e.facts)}  [{_cite(e.facts.rules, new)}]{_covered_words(e, 'already')}", "+")
-        for e in diff.flows_added])
+        paint(f"  + {_flow_line(e, e.facts, sources)}  [{_cite(e.facts.rules, new)}]{_covered_words(e, 'already')}",
+              "+") for sources, e in _grouped(diff.flows_added)])
     section("Flows no longer allowed", [
-        paint(f"  - {_flow_line(e, e.facts)}  [was {_cite(e.facts.rules, old)}]{_covered_words(e, 'still')}", "-")
-        for e in diff.flows_removed])
+        paint(f"  - {_flow_line(e, e.facts, sources)}  [was {_cite(e.facts.rules, old)}]{_covered_words(e, 'still')}",
+              "-") for sources, e in _grouped(diff.flows_removed)])
     changed = []
     for c in diff.flows_changed:
         changed.append(paint(f"  ~ {c.source} -> {c.destination} : {c.service}  [{_cite(c.new.rules, new)}]", "~"))
@@ -1419,10 +1437,10 @@ def render_markdown(diff: PolicyDiff, limit: int = 200) -> str:
         if len(lines) > limit:
             out.append(f"_…and {len(lines) - limit} more (see `septum diff --format json`)._")
 
-    block("Flows", [f"+ {_flow_line(e, e.facts)}  # {_cite(e.facts.rules, new)}{_covered_words(e, 'already')}"
-                    for e in diff.flows_added]
-          + [f"- {_flow_line(e, e.facts)}  # was {_cite(e.facts.rules, old)}{_covered_words(e, 'still')}"
-             for e in diff.flows_removed]
+    block("Flows", [f"+ {_flow_line(e, e.facts, sources)}  # {_cite(e.facts.rules, new)}{_covered_words(e, 'already')}"
+                    for sources, e in _grouped(diff.flows_added)]
+          + [f"- {_flow_line(e, e.facts, sources)}  # was {_cite(e.facts.rules, old)}{_covered_words(e, 'still')}"
+             for sources, e in _grouped(diff.flows_removed)]
           + [line for ch in diff.flows_changed for line in (
               f"- {_flow_line(ch, ch.old)}  # was {_cite(ch.old.rules, old)}",
               f"+ {_flow_line(ch, ch.new)}  # {_cite(ch.new.rules, new)}")])
