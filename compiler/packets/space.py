@@ -87,6 +87,7 @@ class PacketSpace:
         self.family = {4: ~v6, 6: v6}
         p0, p1 = self.var["p0"], self.var["p1"]
         self.protocol = {"tcp": ~p0 & ~p1, "udp": ~p0 & p1, "icmp": p0 & ~p1, "icmpv6": p0 & p1}
+        self._fields = {name: (name[0], int(name[1:]) if len(name) > 1 else 0) for name in names}
         self._ranges: dict[tuple, object] = {}
         self._prefixes: dict[tuple[str, int, int, int], object] = {}
         self._chunks: dict[tuple[str, int, int, int], object] = {}
@@ -260,7 +261,26 @@ class PacketSpace:
         return node
 
     def contains(self, a, p: Packet) -> bool:
-        return (a & self.packet(p)) != self.false
+        """Whether the packet is in the set: one walk down the BDD (complemented edges flip)."""
+        if self.atoms is None:
+            width = WIDTH[p.family]
+            source, destination = p.source, p.destination
+        else:
+            width = self.address_bits
+            source, destination = self.atoms.index(p.family, p.source), self.atoms.index(p.family, p.destination)
+        values = {"f": (int(p.family == 6), 1), "s": (source, width), "d": (destination, width),
+                  "p": (PROTOCOLS[p.protocol], 2), "l": (p.l4, 16)}
+        fields = self._fields
+        flipped = a.negated
+        node = a
+        while True:
+            var = node.var
+            if var is None:
+                return not flipped
+            field, i = fields[var]
+            value, bits = values[field]
+            node = node.high if i < bits and (value >> (bits - 1 - i)) & 1 else node.low
+            flipped ^= node.negated
 
     def pick(self, a) -> Packet | None:
         """Some packet of the set, or None if it is empty. In atom mode, the lowest address of

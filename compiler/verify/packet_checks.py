@@ -63,67 +63,73 @@ def _cidr_list(cidrs: list[str], limit: int = 4) -> str:
 # ---- E520: private address space no zone owns ---------------------------------------------------
 
 
-def _address_items(policy: Policy, item, seen: frozenset[str] = frozenset()):
-    """The raw addresses a selector item contributes: (SelAddress, group it came through or None)."""
-    if isinstance(item, SelAddress):
-        yield item, None
-    elif isinstance(item, SelName) and item.name in policy.groups and item.name not in seen:
-        group = policy.groups[item.name]
-        for inner in group.selector.items:
-            for address, via in _address_items(policy, inner, seen | {item.name}):
-                yield address, via or group.name
+def _group_addresses(policy: Policy, name: str, memo: dict, seen: frozenset[str] = frozenset()) -> list:
+    """The raw addresses a group contains, directly or through other groups: (SelAddress, the
+    group whose definition names it)."""
+    found = memo.get(name)
+    if found is None:
+        found = []
+        for item in policy.groups[name].selector.items:
+            if isinstance(item, SelAddress):
+                found.append((item, name))
+            elif isinstance(item, SelName) and item.name in policy.groups and item.name not in seen | {name}:
+                found.extend(_group_addresses(policy, item.name, memo, seen | {name}))
+        memo[name] = found
+    return found
 
 
 def unassigned_address(policy: Policy) -> list[Diagnostic]:
+    """Raw addresses in flows, and in groups that flows use, that include private address space
+    no zone owns. An address written in a flow is reported there; one written in a group once, at
+    the group, with the flows that use it."""
     with no_gc():
         owned = policy_packets(policy).index.owned
-        unowned_of: dict[str, AddressSet] = {}
+        cache: dict[str, AddressSet] = {}
+
+        def unowned(cidr: str) -> AddressSet:
+            found = cache.get(cidr)
+            if found is None:
+                found = cache[cidr] = (AddressSet.of_cidrs([cidr]) & PRIVATE) - owned
+            return found
+
         findings = []
+        memo: dict[str, list] = {}
+        in_groups: dict[Span, tuple[SelAddress, str, list]] = {}
         for flow in policy.flows:
             for side, selector in (("source", flow.source), ("destination", flow.destination)):
                 for item in selector.items:
-                    if item.kind == "address" or (item.kind == "name" and item.name in policy.groups):
-                        findings.extend(_unassigned_item(policy, flow, side, item, owned, unowned_of))
+                    if item.kind == "address":
+                        rest = unowned(item.cidr)
+                        if rest:
+                            findings.append(_unassigned(f"{side} {item.cidr}", item, rest, ()))
+                    elif item.kind == "name" and item.name in policy.groups:
+                        for address, group in _group_addresses(policy, item.name, memo):
+                            in_groups.setdefault(address.span, (address, group, []))[2].append((flow, side))
+        for address, group, uses in in_groups.values():
+            rest = unowned(address.cidr)
+            if not rest:
+                continue
+            related = tuple(Related(_head(flow), f"used as the {side} of this flow") for flow, side in uses[:3])
+            more = f"; {len(uses)} flows use it" if len(uses) > 3 else ""
+            findings.append(_unassigned(f"group '{group}' includes {address.cidr}, which", address, rest, related,
+                                        more))
     return findings
 
 
-def _unassigned_item(policy: Policy, flow: Flow, side: str, item, owned: AddressSet,
-                     unowned_of: dict[str, AddressSet]) -> list[Diagnostic]:
-    findings = []
-    reported: set[str] = set()
-    for address, group in _address_items(policy, item):
-        cidr = address.cidr
-        if cidr in reported:
-            continue
-        unowned = unowned_of.get(cidr)
-        if unowned is None:
-            unowned = unowned_of[cidr] = (AddressSet.of_cidrs([cidr]) & PRIVATE) - owned
-        if unowned:
-            reported.add(cidr)
-            findings.append(_unassigned(flow, side, item, address, group, unowned))
-    return findings
-
-
-def _unassigned(flow: Flow, side: str, item, address: SelAddress, group: str | None,
-                unowned: AddressSet) -> Diagnostic:
+def _unassigned(what: str, address: SelAddress, unowned: AddressSet, related: tuple, more: str = "") -> Diagnostic:
     cidr = address.cidr
     parts = unowned.cidrs()
     kinds = sorted({label for range_cidr, label in PRIVATE_RANGES if unowned & AddressSet.of_cidrs([range_cidr])})
-    what = f"{side} {cidr}" if group is None else f"{side} group '{group}' includes {cidr}, which"
-    whole = AddressSet.of_cidrs([cidr]) == unowned
-    if whole:
-        message = f"{what} is private address space ({', '.join(kinds)}) that no zone owns"
+    if AddressSet.of_cidrs([cidr]) == unowned:
+        message = f"{what} is private address space ({', '.join(kinds)}) that no zone owns{more}"
         help = (f"add {cidr} to the networks of the zone it belongs to, define a zone for it, or correct the "
-                f"address; a flow may only name private addresses that belong to a zone")
+                f"address: a flow may name private addresses only where a zone owns them")
     else:
         message = (f"{what} includes private address space ({', '.join(kinds)}) that no zone owns: "
-                   f"{_cidr_list(parts)}")
+                   f"{_cidr_list(parts)}{more}")
         help = (f"narrow the address to what your zones own, or give {_cidr_list(parts, 2)} to a zone; "
-                f"naming the zone instead of the address keeps the flow in step with it")
-    related = ()
-    if group is not None:
-        related = (Related(address.span, f"group '{group}' names {cidr} here"),)
-    return Diagnostic(CHECKS["unassigned-address"].code, message, item.span, help, related,
+                f"naming the zones instead of an address keeps the flow in step with them")
+    return Diagnostic(CHECKS["unassigned-address"].code, message, address.span, help, related,
                       check="unassigned-address")
 
 
@@ -156,8 +162,8 @@ def _empty(policy: Policy, flow: Flow, sets) -> Diagnostic:
         silent = [policy.services[n] for n in names if n in policy.services and not policy.services[n].matches]
         related = tuple(Related(s.name_span, f"service '{s.name}' names no protocol") for s in silent)
         return Diagnostic(
-            code, f"flow allows nothing: {'its service matches' if len(names) == 1 else 'none of its services match'}"
-                  f" any traffic ({', '.join(names)})",
+            code, f"flow allows nothing: {'its service matches no' if len(names) == 1 else 'none of its services match any'}"
+                  f" traffic ({', '.join(names)})",
             _join([r.span for r in flow.services]),
             "give the service its protocol and ports (`tcp 443`, `udp 53`, `icmp type 8`), or use a service that has "
             "them", related, check="empty-flow")
@@ -279,7 +285,11 @@ def _candidates(flows: list[FlowPackets], live: list[int]):
                 wide_by_destination[d].append(i)
     wide_set = set(wide)
 
-    def candidates(i: int) -> set[int]:
+    nothing: frozenset[int] = frozenset()
+
+    def candidates(i: int):
+        if not wide:
+            return shared.get(i, nothing)  # includes i itself when not empty
         found = set(shared.get(i, ()))
         if wide:
             # flows not found through the index: scan those touching the smaller side
@@ -321,34 +331,60 @@ def _projections_cover(packets, mine: FlowPackets, others: list[FlowPackets]) ->
     return True
 
 
+def _covered(packets, mine: FlowPackets, flows: list[FlowPackets], overlapping: list[int]) -> list[int] | None:
+    """A few of the overlapping flows that together allow every packet of `mine`, or None: one flow
+    if one suffices (the first by file and line), else all of them less those the rest make
+    unneeded."""
+    if not overlapping:
+        return None
+    single = next((j for j in overlapping if packets.within(mine, flows[j])), None)
+    if single is not None:
+        return [single]
+    if len(overlapping) == 1 or not _projections_cover(packets, mine, [flows[j] for j in overlapping]):
+        return None
+    space = packets.space
+    union = space.false
+    for j in overlapping:
+        union = union | flows[j].packets
+    if not space.is_empty(space.diff(mine.packets, union)):
+        return None
+    return _cover(space, mine.packets, [(j, flows[j].packets) for j in overlapping])
+
+
 def redundant_rule(policy: Policy) -> list[Diagnostic]:
+    """Flows whose every packet other flows allow.
+
+    First the flows are examined from the last (by file and line) to the first, and a flow found
+    redundant stops counting as a cover for the others: what is left allows exactly what the
+    whole policy allows, and of two identical flows the later is the one reported. Then each
+    reported flow is explained by the flows that are left, so no finding names a flow that is
+    itself reported.
+    """
     findings = []
     with no_gc():
         packets = policy_packets(policy)
-        false = packets.space.false
         flows = packets.flows()
         live = [i for i in range(len(flows)) if not flows[i].empty]
         candidates = _candidates(flows, live)
-        removed: set[int] = set()
+        removed: list[int] = []
+        gone: set[int] = set()
+        neighbours: dict[int, list[int]] = {}
         for i in reversed(live):  # flows are in (file, line) order: the last is examined first
             mine = flows[i]
-            overlapping = sorted(j for j in candidates(i) if j not in removed and packets.overlap(mine, flows[j]))
-            if not overlapping:
+            near = candidates(i)
+            if not near:
                 continue
-            single = next((j for j in overlapping if packets.within(mine, flows[j])), None)
-            if single is not None:
-                cover = [single]
-            else:
-                if len(overlapping) == 1 or not _projections_cover(packets, mine, [flows[j] for j in overlapping]):
-                    continue
-                union = false
-                for j in overlapping:
-                    union = union | flows[j].packets
-                if not packets.space.is_empty(packets.space.diff(mine.packets, union)):
-                    continue
-                cover = _cover(packets.space, mine.packets, [(j, flows[j].packets) for j in overlapping])
-            removed.add(i)
-            findings.append(_redundant(policy, packets, policy.flows[i], mine, [(j, flows[j]) for j in cover]))
+            overlapping = sorted(j for j in near if j != i and packets.overlap(mine, flows[j]))
+            if _covered(packets, mine, flows, [j for j in overlapping if j not in gone]) is not None:
+                gone.add(i)
+                removed.append(i)
+                neighbours[i] = overlapping
+        for i in reversed(removed):
+            kept = [j for j in neighbours[i] if j not in gone]
+            cover = _covered(packets, flows[i], flows, kept)
+            if cover is None:  # cannot happen: the kept flows allow all that the removed ones did
+                cover = kept
+            findings.append(_redundant(policy, packets, policy.flows[i], flows[i], [(j, flows[j]) for j in cover]))
     return findings
 
 
