@@ -9,6 +9,7 @@ allows it.
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -38,6 +39,7 @@ class Intent:
     out: dict[str, set[str]] = field(default_factory=dict)
     flow_pairs: list[list[tuple[str, str, str, str]]] = field(default_factory=list)  # per flow: (s, d, zs, zd)
     _networks: list = field(default_factory=list)
+    _widest: dict = field(default_factory=dict)
     _address_zones: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     # ---- endpoints -> zones ---------------------------------------------------------
@@ -54,18 +56,24 @@ class Intent:
         cached = self._address_zones.get(cidr)
         if cached is None:
             if not self._networks:
-                for zone in self.policy.zones.values():
-                    for network in zone.networks:
-                        net = netaddr.IPNetwork(network.cidr)
-                        self._networks.append((net.version, int(net.first), int(net.last), zone.name))
+                self._networks = sorted(
+                    (net.version, int(net.first), int(net.last), zone.name)
+                    for zone in self.policy.zones.values()
+                    for net in (netaddr.IPNetwork(n.cidr) for n in zone.networks)
+                )
+                for version, f, l, _ in self._networks:
+                    self._widest[version] = max(self._widest.get(version, 0), l - f)
             try:
                 net = netaddr.IPNetwork(cidr)
             except (netaddr.AddrFormatError, ValueError):
                 return ("internet",)
             first, last = int(net.first), int(net.last)
-            zones = sorted({z for v, f, l, z in self._networks if v == net.version and f <= last and first <= l})
-            inside = sum(min(l, last) - max(f, first) + 1 for v, f, l, z in self._networks
-                          if v == net.version and f <= last and first <= l)
+            # networks sorted by start: only those starting in [first - widest, last] can overlap
+            low = bisect.bisect_left(self._networks, (net.version, first - self._widest.get(net.version, 0)))
+            high = bisect.bisect_right(self._networks, (net.version, last, float("inf")))
+            overlapping = [(f, l, z) for v, f, l, z in self._networks[low:high] if f <= last and first <= l]
+            zones = sorted({z for _, _, z in overlapping})
+            inside = sum(min(l, last) - max(f, first) + 1 for f, l, _ in overlapping)
             if inside < last - first + 1:
                 zones.append("internet")
             cached = tuple(zones)
