@@ -7,34 +7,13 @@ policy, or bad arguments); 3 an internal error in Septum itself (please report i
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 
 import click
 
 from .files import write_atomically
-
-EXIT_INTERNAL = 3
-
-
-def _guard(command):
-    """No traceback reaches the user: an unexpected exception is an internal error, exit 3."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
-            raise
-        except BrokenPipeError:
-            sys.exit(0)
-        except Exception as error:  # noqa: BLE001 - the last line of defence
-            click.echo(f"septum: internal error: {type(error).__name__}: {error}", err=True)
-            click.echo("septum: this is a bug in Septum, not in your zone files; please report it", err=True)
-            sys.exit(EXIT_INTERNAL)
-
-    return wrapper
+from .guard import guard as _guard
 
 
 def _version() -> str:
