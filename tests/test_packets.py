@@ -22,6 +22,7 @@ from septum.compiler.packets.addresses import AddressAtoms, AddressSet, OwnerInd
 from septum.compiler.packets.boxes import BoxSpace
 from septum.compiler.packets.flows import PolicyPackets, policy_packets
 from septum.compiler.packets.space import Packet, PacketSpace, atoms_for
+from septum.compiler.verify import packet_checks
 from septum.compiler.verify.packet_checks import PACKET_CHECKS, empty_flow, redundant_rule, unassigned_address
 
 SERVICES = """
@@ -163,6 +164,14 @@ allow legacy -> lab : https
     assert [r.span.line for r in group.related] == [line_of(tmp_path, "allow legacy -> ehr"),
                                                     line_of(tmp_path, "allow legacy -> lab")]
     assert group.check == "unassigned-address" and group.help
+
+
+def test_unassigned_address_suggests_internet_for_everything(tmp_path):
+    result = load(tmp_path, "allow clinws -> 0.0.0.0/0 : https\n")
+    (finding,) = unassigned_address(result.policy)
+    assert finding.message.startswith("destination 0.0.0.0/0 includes private address space (RFC 1918, RFC 6598 "
+                                      "shared address space) that no zone owns: 10.0.0.0/13, 10.8.0.0/15, ")
+    assert finding.help.startswith("to mean everything outside your own zones, name the built-in zone `internet`")
 
 
 # ---- E522 empty-flow -----------------------------------------------------------------------------------
@@ -531,6 +540,12 @@ def test_empty_and_redundant_flows_agree_with_brute_force(text):
         assert [d.span.line for d in empty_flow(policy)] == [lines[i] for i in empty]
         assert sorted(d.span.line for d in redundant_rule(policy)) == [lines[i] for i in redundant]
     policy._members.pop("packet-sets")
+    # and when every flow is too wide to file by pairs (selectors spanning thousands of zones)
+    wide, packet_checks.WIDE = packet_checks.WIDE, 0
+    try:
+        assert [(d.span.line, d.message) for d in redundant_rule(policy)] == [(d.span.line, d.message) for d in found]
+    finally:
+        packet_checks.WIDE = wide
 
 
 @PROPERTY

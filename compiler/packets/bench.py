@@ -16,7 +16,8 @@ The representations: `bdd-atoms` (what Septum uses: BDDs over the policy's addre
 `--scatter` first rewrites each policy so that no two zone networks are adjacent (every
 `10.A.B.` becomes `10.(2A + B // 128).(2 (B mod 128)).`), the way real address plans look:
 the internet is then one interval per gap, not a handful. A 10-million-step Python loop is timed
-as well, to compare machines. Figures are in docs/packets.md.
+in each process, to compare machines and moments. Each measurement runs in a fresh interpreter.
+Figures are in docs/packets.md.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import gc
 import json
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,71 +73,79 @@ def _naive(packets, candidates_of) -> float:
     return time.process_time() - start
 
 
-def measure(path: Path) -> list[dict]:
+REPRESENTATIONS = ("bdd-atoms", "bdd-exact", "boxes")
+
+
+def measure(path: Path, name: str) -> dict:
+    """One policy, one representation, in this process."""
     from ..api import load_policy
     from ..verify.packet_checks import PACKET_CHECKS, _candidates
     from .boxes import BoxSpace
     from .flows import PolicyPackets
     from .space import PacketSpace
 
+    make = {"bdd-atoms": lambda: None, "bdd-exact": PacketSpace, "boxes": BoxSpace}[name]
     result = load_policy(path, graph=False)
     policy = result.policy
-    rows = []
+    row = {"policy": str(path), "flows": len(policy.flows), "representation": name,
+           "calibration s": round(_calibrate(), 3)}
     collecting = gc.isenabled()
     gc.disable()
     try:
-        representations = (("bdd-atoms", lambda: None), ("bdd-exact", PacketSpace), ("boxes", BoxSpace))
-        for name, make in representations:
-            row = {"policy": str(path), "flows": len(policy.flows), "representation": name}
-            wall = time.perf_counter()
-            start = time.process_time()
-            packets = PolicyPackets(policy, make())
-            policy._members["packet-sets"] = packets
-            counts = {}
-            for check, function in PACKET_CHECKS.items():
-                t = time.process_time()
-                counts[check] = len(function(policy))
-                row[f"{check} s"] = round(time.process_time() - t, 3)
-            row["checks s"] = round(time.process_time() - start, 3)
-            row["checks wall s"] = round(time.perf_counter() - wall, 3)
-            row["findings"] = counts
-            flows = packets.flows()
-            live = [i for i in range(len(flows)) if not flows[i].empty]
-            candidates = _candidates(flows, live)
-            known = {i: [j for j in candidates(i) if j != i] for i in live}
-            start = time.process_time()
-            fresh = PolicyPackets(policy, make())
-            row["naive s"] = round(time.process_time() - start + _naive(fresh, lambda i: sorted(known.get(i, ()))), 3)
-            row["size"] = sum(fresh.space.size(f.packets) for f in fresh.flows())
-            rows.append(row)
-            policy._members.pop("packet-sets", None)
+        wall = time.perf_counter()
+        start = time.process_time()
+        packets = PolicyPackets(policy, make())
+        policy._members["packet-sets"] = packets
+        counts = {}
+        for check, function in PACKET_CHECKS.items():
+            t = time.process_time()
+            counts[check] = len(function(policy))
+            row[f"{check} s"] = round(time.process_time() - t, 3)
+        row["checks s"] = round(time.process_time() - start, 3)
+        row["checks wall s"] = round(time.perf_counter() - wall, 3)
+        row["findings"] = counts
+        flows = packets.flows()
+        live = [i for i in range(len(flows)) if not flows[i].empty]
+        candidates = _candidates(flows, live)
+        known = {i: [j for j in candidates(i) if j != i] for i in live}
+        start = time.process_time()
+        fresh = PolicyPackets(policy, make())
+        row["naive s"] = round(time.process_time() - start + _naive(fresh, lambda i: sorted(known.get(i, ()))), 3)
+        row["size"] = sum(fresh.space.size(f.packets) for f in fresh.flows())
     finally:
         if collecting:
             gc.enable()
-    return rows
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("paths", nargs="*", type=Path)
     parser.add_argument("--scatter", action="store_true", help="spread zone networks apart first")
+    parser.add_argument("--only", choices=REPRESENTATIONS, action="append", help="measure only these")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--one", nargs=2, metavar=("PATH", "REPRESENTATION"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure(Path(args.one[0]), args.one[1])))
+        return 0
+    if not args.paths:
+        parser.error("give at least one policy PATH")
     rows = []
-    calibration = _calibrate()
     with tempfile.TemporaryDirectory() as tmp:
         for k, path in enumerate(args.paths):
             if args.scatter:
                 path = _scatter(path, Path(tmp) / f"p{k}")
-            rows.extend(measure(path))
+            for name in args.only or REPRESENTATIONS:  # each in a fresh interpreter
+                done = subprocess.run([sys.executable, "-m", "septum.compiler.packets.bench", "--one", str(path), name],
+                               capture_output=True, text=True, check=True)
+                rows.append(json.loads(done.stdout.splitlines()[-1]))
+                if not args.json:
+                    print(json.dumps(rows[-1]), flush=True)
             if args.scatter:
                 shutil.rmtree(path)
     if args.json:
-        print(json.dumps({"calibration_10M_loop_s": round(calibration, 3), "rows": rows}, indent=2))
-    else:
-        print(f"calibration: 10M-step loop {calibration:.3f} s")
-        for row in rows:
-            print(json.dumps(row))
+        print(json.dumps(rows, indent=2))
     return 0
 
 

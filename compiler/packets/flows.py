@@ -28,18 +28,31 @@ V4, V6 = 1, 2  # family bits
 
 
 class Part:
-    """One factor of a flow's product: a source side, a destination side, or a service list."""
+    """One factor of a flow's product: a source side, a destination side, or a service list.
 
-    __slots__ = ("node", "id", "families", "owners")
+    Its BDD (`node`) is built the first time it is asked for: the families and owners come from
+    intervals, and most parts never meet another part that could share a packet with them."""
 
-    def __init__(self, node, id: int, families: int, owners: frozenset = frozenset()) -> None:
-        self.node = node
+    __slots__ = ("_node", "_make", "id", "families", "owners", "addresses")
+
+    def __init__(self, make, id: int, families: int, owners: frozenset = frozenset(),
+                 addresses: AddressSet | None = None) -> None:
+        self._node = None
+        self._make = make
         self.id = id
         self.families = families  # V4 | V6 bits: the families this part has packets of
         # sides: the zones (and 'internet') owning some of its addresses; services: the service
         # atoms (protocol, piece of the L4 range) it matches. Parts that share no owner or atom
         # share no packet.
         self.owners = owners
+        self.addresses = addresses  # sides: the addresses, as intervals
+
+    @property
+    def node(self):
+        if self._node is None:
+            self._node = self._make()
+            self._make = None
+        return self._node
 
 
 class FlowPackets:
@@ -135,6 +148,7 @@ class PolicyPackets:
             (zone.name, [n.cidr for n in zone.networks]) for zone in policy.zones.values() if not zone.builtin
         )
         self._blocks: dict[str, list] = {}
+        self._described: dict[Members, tuple] = {}
         self._endpoints: dict[tuple[str, str], object] = {}
         self._parts: dict[tuple, Part] = {}
         self._meets: dict[tuple[int, int], int] = {}
@@ -176,23 +190,28 @@ class PolicyPackets:
         blocks.extend(cidr_block(c) for c in members.addresses)
         return AddressSet.of(blocks)
 
-    def _new_part(self, node, owners: frozenset = frozenset()) -> Part:
+    def _side_part(self, side: str, addresses: AddressSet, owners: frozenset[str]) -> Part:
         space = self.space
-        families = (0 if space.is_empty(node & space.family[4]) else V4) | \
-                   (0 if space.is_empty(node & space.family[6]) else V6)
-        return Part(node, len(self._parts), families, owners)
+        families = (V4 if addresses.v4 else 0) | (V6 if addresses.v6 else 0)
+        return Part(lambda: space.addresses(side, addresses), len(self._parts), families, owners, addresses)
+
+    def _addresses(self, members: Members) -> tuple[AddressSet, frozenset[str]]:
+        """A selector's addresses and the zones owning them (for both sides)."""
+        found = self._described.get(members)
+        if found is None:
+            addresses = self.address_set(members)
+            owners: set[str] = set()
+            for block in addresses.blocks():
+                owners |= self.index.owners(*block)
+            found = self._described[members] = (addresses, frozenset(owners))
+        return found
 
     def members(self, side: str, members: Members) -> Part:
         """The part a selector's members denote on one side."""
         key = (side, "members", members)
         part = self._parts.get(key)
         if part is None:
-            addresses = self.address_set(members)
-            owners: set[str] = set()
-            for block in addresses.blocks():
-                owners |= self.index.owners(*block)
-            part = self._new_part(self.space.addresses(side, addresses), frozenset(owners))
-            self._parts[key] = part
+            part = self._parts[key] = self._side_part(side, *self._addresses(members))
         return part
 
     def side(self, side: str, selector: Selector) -> Part:
@@ -222,11 +241,10 @@ class PolicyPackets:
         key = (side, "carved", base.id, keys)
         part = self._parts.get(key)
         if part is None:
-            removed = self.space.false
+            removed = AddressSet()
             for selector in selectors:
-                removed = removed | self.side(side, selector).node
-            part = self._new_part(self.space.diff(base.node, removed), base.owners)
-            self._parts[key] = part
+                removed = removed | self.side(side, selector).addresses
+            part = self._parts[key] = self._side_part(side, base.addresses - removed, base.owners)
         return part
 
     # ---- services and flows ----------------------------------------------------------------
@@ -235,19 +253,22 @@ class PolicyPackets:
         key = ("services", names)
         part = self._parts.get(key)
         if part is None:
-            node = self.space.false
+            matches = [m for name in names if name in self.policy.services for m in self.policy.services[name].matches]
             atoms: set[tuple[str, int]] = set()
-            for name in names:
-                service = self.policy.services.get(name)
-                if service is None:
-                    continue
-                for m in service.matches:
-                    ranges = _l4_ranges(m)
-                    node = node | self.space.match(m.protocol, ranges if m.protocol in ("tcp", "udp") else (),
-                                                   m.icmp_type, m.icmp_code)
-                    atoms.update(self._service_atoms(m.protocol, ranges))
-            part = self._new_part(node, frozenset(atoms))
-            self._parts[key] = part
+            families = 0
+            for m in matches:
+                atoms.update(self._service_atoms(m.protocol, _l4_ranges(m)))
+                families |= {"tcp": V4 | V6, "udp": V4 | V6, "icmp": V4, "icmpv6": V6}[m.protocol]
+            space = self.space
+
+            def make():
+                node = space.false
+                for m in matches:
+                    node = node | space.match(m.protocol, _l4_ranges(m) if m.protocol in ("tcp", "udp") else (),
+                                              m.icmp_type, m.icmp_code)
+                return node
+
+            part = self._parts[key] = Part(make, len(self._parts), families, frozenset(atoms))
         return part
 
     def _service_atoms(self, protocol: str, ranges: list[tuple[int, int]]):

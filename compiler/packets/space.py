@@ -33,11 +33,29 @@ icmpv6 only with IPv6, and in atom mode only atom numbers that exist.
 
 from __future__ import annotations
 
+import sys
 from typing import Iterable, NamedTuple
 
-from dd import cudd
-
 from .addresses import WIDTH, AddressAtoms, AddressSet, block_cidrs, cidr_block, parse_cidr
+
+def _cudd():
+    """`dd.cudd`, imported without networkx: `dd` imports it, if it can, only to draw BDDs, and it
+    would add a quarter of a second to every `septum check` (docs/performance.md)."""
+    module = sys.modules.get("dd.cudd")
+    if module is not None:
+        return module
+    if "networkx" in sys.modules:
+        from dd import cudd
+
+        return cudd
+    sys.modules["networkx"] = None  # an import of it now fails, and dd carries on without it
+    try:
+        from dd import cudd
+    finally:
+        if sys.modules.get("networkx", 0) is None:
+            del sys.modules["networkx"]
+    return cudd
+
 
 PROTOCOLS = {"tcp": 0, "udp": 1, "icmp": 2, "icmpv6": 3}
 PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
@@ -71,7 +89,7 @@ class PacketSpace:
     def __init__(self, atoms: AddressAtoms | None = None) -> None:
         self.atoms = atoms
         self.address_bits = 128 if atoms is None else max(1, (atoms.count - 1).bit_length())
-        bdd = cudd.BDD()
+        bdd = _cudd().BDD()
         bdd.configure(reordering=False)
         self.bdd = bdd
         names = ["f"] + [f"{side}{i}" for side in SIDES for i in range(self.address_bits)] + ["p0", "p1"] + [

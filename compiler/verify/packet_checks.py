@@ -8,13 +8,14 @@ PACKET_CHECKS maps a check name (see `names.CHECKS`) to a function `(policy) -> 
 * `empty-flow` (E522): a flow allows no packet at all (carve-outs remove a whole side, services
   match nothing, or the sides and services share no address family).
 
-The redundancy check is not quadratic: two flows can share a packet only if some zone (or the
-internet) owns part of both sources and some zone owns part of both destinations, so each flow is
-compared only with the flows filed under one of its (source owner, destination owner) pairs, and
-the comparison is one BDD intersection; the union of the overlapping flows is then one BDD
-containment test. Flows are examined from the last (by file, line) to the first, and a flow found
-redundant no longer counts as covering others: of two identical flows the later one is reported,
-and removing every reported flow leaves exactly the same packets allowed.
+Every flow's packet set is a product (source × destination × services, see
+`packets.flows`), and the checks work on its parts: emptiness is a property of the parts; two
+flows overlap when their parts meet pairwise; one flow inside another is a part-wise test; only a
+flow that several others might cover together has its full product compared with the union of
+theirs. The redundancy check is not quadratic: two flows can share a packet only if some zone (or
+the internet) owns part of both sources and some zone owns part of both destinations, so flows
+are filed under their (source owner, destination owner) pairs and compared only within a pair.
+See docs/packets.md.
 """
 
 from __future__ import annotations
@@ -129,6 +130,10 @@ def _unassigned(what: str, address: SelAddress, unowned: AddressSet, related: tu
                    f"{_cidr_list(parts)}{more}")
         help = (f"narrow the address to what your zones own, or give {_cidr_list(parts, 2)} to a zone; "
                 f"naming the zones instead of an address keeps the flow in step with them")
+        whole_ranges = [c for c, _ in PRIVATE_RANGES if not AddressSet.of_cidrs([c]) - AddressSet.of_cidrs([cidr])]
+        if whole_ranges:
+            help = (f"to mean everything outside your own zones, name the built-in zone `internet` instead of "
+                    f"{cidr}; otherwise narrow the address to what your zones own")
     return Diagnostic(CHECKS["unassigned-address"].code, message, address.span, help, related,
                       check="unassigned-address")
 
