@@ -713,16 +713,10 @@ def _selector_canonical(selector: Selector) -> str:
 
 
 def _match_canonical(match) -> str:
-    if match.protocol in ("tcp", "udp"):
-        ports = ", ".join(str(p.low) if p.low == p.high else f"{p.low}-{p.high}"
-                          for p in sorted(match.ports, key=lambda p: (p.low, p.high)))
-        return f"{match.protocol} {ports}"
-    text = match.protocol
-    if match.icmp_type is not None:
-        text += f" type {match.icmp_type}"
-        if match.icmp_code is not None:
-            text += f" code {match.icmp_code}"
-    return text
+    """A protocol clause as `fmt` prints it, ports in order (their order carries no meaning)."""
+    from .printer import _match_text
+
+    return _match_text(match.model_copy(update={"ports": tuple(sorted(match.ports, key=lambda p: (p.low, p.high)))}))
 
 
 def _binding_text(binding) -> str:
