@@ -125,6 +125,30 @@ def _intersect(a, b) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
+def intersects(a, b) -> bool:
+    """Whether two sorted interval lists share an address."""
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i][1] < b[j][0]:
+            i += 1
+        elif b[j][1] < a[i][0]:
+            j += 1
+        else:
+            return True
+    return False
+
+
+def covers(big, small) -> bool:
+    """Whether the sorted, merged interval list `big` contains every address of `small`."""
+    j = 0
+    for first, last in small:
+        while j < len(big) and big[j][1] < first:
+            j += 1
+        if j == len(big) or big[j][0] > first or big[j][1] < last:
+            return False
+    return True
+
+
 def _subtract(a, b) -> tuple[tuple[int, int], ...]:
     out = []
     j = 0

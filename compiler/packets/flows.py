@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 from ..model import Flow, SelAddress, Selector, SelName
 from ..resolve import Members, Policy
-from .addresses import EVERYTHING, AddressAtoms, AddressSet, OwnerIndex, cidr_block
+from .addresses import EVERYTHING, AddressAtoms, AddressSet, OwnerIndex, cidr_block, covers, intersects
 from .space import PacketSpace
 
 V4, V6 = 1, 2  # family bits
@@ -333,20 +333,28 @@ class PolicyPackets:
     # ---- relations between flows ---------------------------------------------------------------
 
     def meet(self, a: Part, b: Part) -> int:
-        """The families in which two parts of the same kind share something (V4 | V6 bits)."""
+        """The families in which two parts of the same kind share something (V4 | V6 bits).
+
+        Exact and without BDDs: sides are interval sets, and a service list is exactly the union
+        of its service atoms (icmp atoms are IPv4, icmpv6 atoms IPv6, tcp and udp both)."""
         if a.id > b.id:
             a, b = b, a
         key = (a.id, b.id)
         found = self._meets.get(key)
         if found is None:
             common = a.families & b.families
-            if common:
-                both = a.node & b.node
+            if common and a.addresses is not None and _small(a, b):
+                common = (V4 if common & V4 and intersects(a.addresses.v4, b.addresses.v4) else 0) | \
+                         (V6 if common & V6 and intersects(a.addresses.v6, b.addresses.v6) else 0)
+            elif common and a.addresses is not None:  # long interval lists: the BDDs are faster
                 space = self.space
+                both = a.node & b.node
                 common = (V4 if common & V4 and not space.is_empty(both & space.family[4]) else 0) | \
                          (V6 if common & V6 and not space.is_empty(both & space.family[6]) else 0)
-            found = common
-            self._meets[key] = found
+            elif common:
+                shared = {protocol for protocol, _ in a.owners & b.owners}
+                common &= (V4 if shared - {"icmpv6"} else 0) | (V6 if shared - {"icmp"} else 0)
+            found = self._meets[key] = common
         return found
 
     def overlap(self, x: FlowPackets, y: FlowPackets) -> bool:
@@ -367,13 +375,19 @@ class PolicyPackets:
         key = (a.id, b.id)
         found = self._within.get(key)
         if found is None:
-            if a.node is b.node:
+            if a is b:
                 found = V4 | V6
-            else:
+            elif a.addresses is not None and _small(a, b):
+                found = (V4 if covers(b.addresses.v4, a.addresses.v4) else 0) | \
+                        (V6 if covers(b.addresses.v6, a.addresses.v6) else 0)
+            elif a.addresses is not None:
                 space = self.space
                 rest = space.diff(a.node, b.node)
                 found = (V4 if space.is_empty(rest & space.family[4]) else 0) | \
                         (V6 if space.is_empty(rest & space.family[6]) else 0)
+            else:
+                found = (V4 if {x for x in a.owners if x[0] != "icmpv6"} <= b.owners else 0) | \
+                        (V6 if {x for x in a.owners if x[0] != "icmp"} <= b.owners else 0)
             self._within[key] = found
         return found
 
@@ -388,6 +402,13 @@ class PolicyPackets:
         families &= self.within_part(x.destination, y.destination)
         families &= self.within_part(x.services, y.services)
         return families == x.families
+
+
+SMALL = 16  # interval lists up to this long are compared in Python; longer ones as BDDs
+
+
+def _small(a: Part, b: Part) -> bool:
+    return len(a.addresses.v4) + len(a.addresses.v6) + len(b.addresses.v4) + len(b.addresses.v6) <= SMALL
 
 
 def _l4_ranges(m) -> list[tuple[int, int]]:

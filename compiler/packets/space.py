@@ -33,6 +33,7 @@ icmpv6 only with IPv6, and in atom mode only atom numbers that exist.
 
 from __future__ import annotations
 
+import bisect
 import sys
 from typing import Iterable, NamedTuple
 
@@ -139,6 +140,29 @@ class PacketSpace:
             self._ranges[key] = node
         return node
 
+    def _range_set(self, side: str, ranges: list[list[int]]):
+        """Address field in any of the sorted, disjoint, non-adjacent ranges: built top-down, one
+        node per bit where the ranges split the space, so linear in their number."""
+        bits = self.addr_bits[side]
+        width = len(bits)
+        starts = [r[0] for r in ranges]
+        ends = [r[1] for r in ranges]
+        ite, true, false = self.bdd.ite, self._true, self.false
+        variables = [one for _, one in bits]
+
+        def build(level: int, low: int, i: int, j: int):
+            if i == j:
+                return false
+            high = low + (1 << (width - level)) - 1
+            if j - i == 1 and starts[i] <= low and ends[i] >= high:
+                return true
+            middle = low + (1 << (width - level - 1))
+            left_end = bisect.bisect_left(starts, middle, i, j)  # ranges starting below the middle
+            right_start = bisect.bisect_left(ends, middle, i, j)  # ranges ending at or above it
+            return ite(variables[level], build(level + 1, middle, right_start, j), build(level + 1, low, i, left_end))
+
+        return build(0, 0, 0, len(ranges))
+
     # ---- addresses -------------------------------------------------------------------
 
     def prefix(self, side: str, family: int, value: int, length: int):
@@ -188,15 +212,18 @@ class PacketSpace:
         """An arbitrary address set (intervals) on one side."""
         node = self.false
         if self.atoms is not None:
-            ranges: list[list[int]] = []
-            for family, first, last in addresses.blocks():
-                a, b = self.atoms.span(family, first, last)
-                if ranges and ranges[-1][1] + 1 == a and ranges[-1][2] == family:
-                    ranges[-1][1] = b
-                else:
-                    ranges.append([a, b, family])
-            for a, b, family in ranges:
-                node = node | (self._range(side, a, b) & self.family[family])
+            for family in (4, 6):
+                ranges: list[list[int]] = []
+                for first, last in addresses.family(family):
+                    a, b = self.atoms.span(family, first, last)
+                    if ranges and ranges[-1][1] + 1 == a:
+                        ranges[-1][1] = b
+                    else:
+                        ranges.append([a, b])
+                if len(ranges) == 1:
+                    node = node | (self._range(side, *ranges[0]) & self.family[family])
+                elif ranges:
+                    node = node | (self._range_set(side, ranges) & self.family[family])
             return node
         for family, first, last in addresses.blocks():
             for cidr in block_cidrs(family, first, last):

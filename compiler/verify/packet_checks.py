@@ -316,22 +316,25 @@ def _candidates(flows: list[FlowPackets], live: list[int]):
     return candidates
 
 
-def _projections_cover(packets, mine: FlowPackets, others: list[FlowPackets]) -> bool:
-    """A necessary condition for `others` to cover `mine`, checked on the small parts: per family,
-    each of mine's parts is inside the union of the others' parts of that family."""
-    space = packets.space
-    for family, bit in ((4, V4), (6, V6)):
+def _projections_cover(space, mine: FlowPackets, others: list[FlowPackets]) -> bool:
+    """A necessary condition for `others` to cover `mine`, on the small parts: per family, each
+    of mine's sides is inside the union of the others' sides (BDDs), and its service atoms are
+    among theirs."""
+    for bit, family, foreign in ((V4, 4, "icmpv6"), (V6, 6, "icmp")):
         if not mine.families & bit:
             continue
         pick = [o for o in others if o.families & bit]
         if not pick:
             return False
-        fam = space.family[family]
-        for part in ("source", "destination", "services"):
+        atoms = set().union(*(o.services.owners for o in pick))
+        if not {x for x in mine.services.owners if x[0] != foreign} <= atoms:
+            return False
+        only = space.family[family]
+        for part in ("source", "destination"):
             union = space.false
             for o in pick:
                 union = union | getattr(o, part).node
-            if not space.is_empty(space.diff(getattr(mine, part).node & fam, union)):
+            if not space.is_empty(space.diff(getattr(mine, part).node & only, union)):
                 return False
     return True
 
@@ -345,7 +348,7 @@ def _covered(packets, mine: FlowPackets, flows: list[FlowPackets], overlapping: 
     single = next((j for j in overlapping if packets.within(mine, flows[j])), None)
     if single is not None:
         return [single]
-    if len(overlapping) == 1 or not _projections_cover(packets, mine, [flows[j] for j in overlapping]):
+    if len(overlapping) == 1 or not _projections_cover(packets.space, mine, [flows[j] for j in overlapping]):
         return None
     space = packets.space
     union = space.false
