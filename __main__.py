@@ -1,3 +1,3 @@
-from septum.compiler.cli import main
+from septum.compiler.cli import run
 
-main()
+run()

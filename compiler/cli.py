@@ -224,3 +224,27 @@ _add_diff_command()
 
 if __name__ == "__main__":
     main()
+
+
+def run() -> None:
+    """The console entry point. A loaded policy is millions of objects, and freeing them one
+    by one at exit takes seconds and changes nothing, so once the output is flushed the
+    process ends without that teardown."""
+    import os
+
+    try:
+        main()
+        status = 0
+    except SystemExit as leaving:
+        code = leaving.code
+        if code is None or isinstance(code, int):
+            status = code or 0
+        else:
+            print(code, file=sys.stderr)
+            status = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader went away (`septum check | head`): nothing left to say
+        pass
+    os._exit(status)

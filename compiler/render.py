@@ -6,15 +6,15 @@ import json
 
 from .diagnostics import CODES, Diagnostic
 from .model import Span
+from .sourcelines import lines_of
 
 JSON_SCHEMA_VERSION = 1
 
 
 def _source_line(texts: dict[str, str], span: Span) -> str | None:
-    text = texts.get(span.file)
-    if text is None:
+    lines = lines_of(texts, span.file)
+    if lines is None:
         return None
-    lines = text.splitlines()
     if 1 <= span.line <= len(lines):
         return lines[span.line - 1]
     return "" if span.line == len(lines) + 1 else None

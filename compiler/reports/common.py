@@ -8,6 +8,7 @@ from collections import Counter
 
 from ..diagnostics import CODES, Diagnostic
 from ..model import Span
+from ..sourcelines import lines_of
 from ..verify.names import CHECKS
 
 BUILTIN_PREFIX = "<septum>/"  # display paths of the built-in catalogue (see loader.BUILTIN_PREFIX)
@@ -81,10 +82,9 @@ def hop_text(hop) -> str:
 
 def span_text(texts: dict[str, str], span: Span) -> str | None:
     """The source text a span covers (columns are 1-based code points, the end exclusive)."""
-    text = texts.get(span.file)
-    if text is None:
+    lines = lines_of(texts, span.file)
+    if lines is None:
         return None
-    lines = text.splitlines()
     if not 1 <= span.line <= len(lines) or span.end_line < span.line:
         return None
     if span.end_line == span.line:
