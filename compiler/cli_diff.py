@@ -57,7 +57,7 @@ def diff(paths: tuple[Path, ...], base: str | None, head: str | None, output_for
     Exit codes: 0 no semantic change, 1 changes (0 with --exit-zero), 2 input errors
     in either side (or bad arguments, a bad revision, a missing path), 3 internal error.
     """
-    from .diff import DiffInputError, diff_paths, diff_revisions, render_human, render_json, render_markdown
+    from .semdiff import DiffInputError, diff_paths, diff_revisions, render_human, render_json, render_markdown
 
     if base is None:
         if head is not None:
