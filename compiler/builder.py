@@ -43,6 +43,7 @@ from .model import (
     Use,
     Waiver,
     Zone,
+    constructor,
 )
 from .values import (
     ValueProblem,
@@ -71,6 +72,39 @@ class Piece(NamedTuple):
     span: Span
 
 
+# Models are made without validation (`constructor`): every value below is checked here, so
+# validating it again would only cost time (half of parsing, before this).
+_Ref = constructor(Ref, "name", "span")
+_Clause = constructor(Clause, "keyword", "span")
+_Network = constructor(Network, "cidr", "span")
+_PortRange = constructor(PortRange, "low", "high")
+_PortMatch = constructor(Match, "protocol", "ports", "span")
+_IcmpMatch = constructor(Match, "protocol", "icmp_type", "icmp_code", "span")
+_Binding = constructor(Binding, "interface", "port", "zone", "span")
+_Selector = constructor(Selector, "items", "span")
+_SelName = constructor(SelName, "name", "span")
+_SelTag = constructor(SelTag, "tag", "span")
+_SelHolding = constructor(SelHolding, "datatype", "span")
+_SelAddress = constructor(SelAddress, "cidr", "span")
+_Use = constructor(Use, "module", "span")
+_Zone = constructor(Zone, "name", "description", "networks", "vlan", "trust", "broker", "holds", "tags", "builtin",
+                    "span", "name_span", "clauses")
+_Host = constructor(Host, "name", "zone", "description", "addresses", "tags", "span", "name_span", "clauses")
+_Group = constructor(Group, "name", "selector", "span", "name_span")
+_DataType = constructor(DataType, "name", "sensitivity", "description", "span", "name_span", "clauses")
+_Service = constructor(Service, "name", "description", "matches", "carries", "encrypted", "legacy", "span",
+                       "name_span", "clauses")
+_Flow = constructor(Flow, "source", "destination", "services", "carrying", "except_from", "except_to", "log",
+                    "justification", "span")
+_NoPath = constructor(NoPath, "source", "destination", "within", "through")
+_OnlyEncrypted = constructor(OnlyEncrypted, "datatype")
+_OnlyMayConnect = constructor(OnlyMayConnect, "allowed", "target", "services")
+_Assertion = constructor(Assertion, "label", "body", "justification", "span")
+_Requirement = constructor(Requirement, "label", "source", "destination", "services", "justification", "span")
+_Waiver = constructor(Waiver, "label", "text", "source", "destination", "services", "until", "reason", "target_span",
+                      "span")
+_Device = constructor(Device, "role", "name", "backend", "description", "bindings", "span", "name_span", "clauses")
+
 SINGLE_CLAUSES = {"description", "vlan", "trust", "broker", "sensitivity", "encrypted", "legacy", "log", "within", "justification"}
 
 
@@ -86,7 +120,7 @@ class ModelBuilder:
         return self.span(tok.start, tok.end)
 
     def ref(self, tok: Tok) -> Ref:
-        return Ref(name=tok.value, span=self.tok_span(tok))
+        return _Ref(name=tok.value, span=self.tok_span(tok))
 
     def value(self, tok: Tok, parse: Callable, *args) -> Any:
         try:
@@ -118,7 +152,7 @@ class ModelBuilder:
         first: dict[str, Span] = {}
         clauses = []
         for piece in pieces:
-            clauses.append(Clause(keyword=piece.keyword, span=piece.span))
+            clauses.append(_Clause(keyword=piece.keyword, span=piece.span))
             if piece.keyword in SINGLE_CLAUSES:
                 if piece.keyword in first:
                     self.diagnostics.append(
@@ -147,14 +181,14 @@ class ModelBuilder:
 
     def address(self, children: list[Tok], span: Span) -> Network | None:
         cidr = self.value(children[0], parse_cidr)
-        return None if cidr is None else Network(cidr=cidr, span=span)
+        return None if cidr is None else _Network(cidr=cidr, span=span)
 
     def address_list(self, children: list, span: Span) -> Piece:
         return Piece("addresses", [n for n in children if n is not None], span)
 
     def port_single(self, children: list[Tok], span: Span) -> PortRange | None:
         port = self.value(children[0], parse_port)
-        return None if port is None else PortRange(low=port, high=port)
+        return None if port is None else _PortRange(low=port, high=port)
 
     def port_range(self, children: list[Tok], span: Span) -> PortRange | None:
         low, high = children
@@ -165,7 +199,7 @@ class ModelBuilder:
         except ValueProblem as problem:
             self.diagnostics.append(Diagnostic(problem.code, problem.message, span, problem.help))
             return None
-        return PortRange(low=lo, high=hi)
+        return _PortRange(low=lo, high=hi)
 
     def port_list(self, children: list, span: Span) -> Piece:
         return Piece("ports", [p for p in children if p is not None], span)
@@ -207,13 +241,13 @@ class ModelBuilder:
 
     def ports(self, children: list, span: Span) -> Piece:
         protocol, ports = children
-        return Piece("matches", [Match(protocol=protocol.value, ports=tuple(ports.value), span=span)], span)
+        return Piece("matches", [_PortMatch(protocol=protocol.value, ports=tuple(ports.value), span=span)], span)
 
     def icmp(self, children: list[Tok], span: Span) -> Piece:
         numbers = [self.value(t, parse_int, t.value, 0, 255, "ICMP type or code", "E108") for t in children[1:]]
         icmp_type = numbers[0] if numbers else None
         icmp_code = numbers[1] if len(numbers) > 1 else None
-        match = Match(protocol=children[0].value, icmp_type=icmp_type, icmp_code=icmp_code, span=span)
+        match = _IcmpMatch(protocol=children[0].value, icmp_type=icmp_type, icmp_code=icmp_code, span=span)
         return Piece("matches", [match], span)
 
     def carries(self, children: list[Piece], span: Span) -> Piece:
@@ -244,31 +278,31 @@ class ModelBuilder:
         return Piece("services", children[0].value, span)
 
     def interface(self, children: list[Tok], span: Span) -> Piece:
-        binding = Binding(interface=children[0].value, port=None, zone=self.ref(children[1]), span=span)
+        binding = _Binding(interface=children[0].value, port=None, zone=self.ref(children[1]), span=span)
         return Piece("bindings", [binding], span)
 
     def port_binding(self, children: list[Tok], span: Span) -> Piece:
         port = self.value(children[0], parse_int, children[0].value, 1, 0xFFFFFF00, "switch port", "E104")
-        binding = Binding(interface=None, port=port, zone=self.ref(children[1]), span=span)
+        binding = _Binding(interface=None, port=port, zone=self.ref(children[1]), span=span)
         return Piece("bindings", [binding], span)
 
     # ---- selectors ---------------------------------------------------------
 
     def selector(self, children: list, span: Span) -> Selector:
-        return Selector(items=tuple(c for c in children if c is not None), span=span)
+        return _Selector(items=tuple(c for c in children if c is not None), span=span)
 
     def sel_name(self, children: list[Tok], span: Span) -> SelName:
-        return SelName(name=children[0].value, span=span)
+        return _SelName(name=children[0].value, span=span)
 
     def sel_tag(self, children: list[Tok], span: Span) -> SelTag:
-        return SelTag(tag=children[0].value, span=span)
+        return _SelTag(tag=children[0].value, span=span)
 
     def sel_holding(self, children: list[Tok], span: Span) -> SelHolding:
-        return SelHolding(datatype=children[0].value, span=span)
+        return _SelHolding(datatype=children[0].value, span=span)
 
     def sel_address(self, children: list, span: Span) -> SelAddress | None:
         network = children[0]
-        return None if network is None else SelAddress(cidr=network.cidr, span=span)
+        return None if network is None else _SelAddress(cidr=network.cidr, span=span)
 
     # ---- statements ----------------------------------------------------------
 
@@ -276,11 +310,11 @@ class ModelBuilder:
         return [c for c in children if c is not None]
 
     def use(self, children: list[Piece], span: Span) -> Use:
-        return Use(module=children[0].value, span=span)
+        return _Use(module=children[0].value, span=span)
 
     def zone(self, children: list, span: Span) -> Zone:
         fields, clauses = self.clauses(children[1:])
-        return Zone(
+        return _Zone(
             name=children[0].value,
             description=fields.get("description"),
             networks=tuple(fields.get("networks", ())),
@@ -297,7 +331,7 @@ class ModelBuilder:
 
     def host(self, children: list, span: Span) -> Host:
         fields, clauses = self.clauses(children[2:])
-        return Host(
+        return _Host(
             name=children[0].value,
             zone=self.ref(children[1]),
             description=fields.get("description"),
@@ -309,13 +343,13 @@ class ModelBuilder:
         )
 
     def group(self, children: list, span: Span) -> Group:
-        return Group(
+        return _Group(
             name=children[0].value, selector=children[1], span=span, name_span=self.tok_span(children[0])
         )
 
     def datatype(self, children: list, span: Span) -> DataType:
         fields, clauses = self.clauses(children[1:])
-        return DataType(
+        return _DataType(
             name=children[0].value,
             sensitivity=fields.get("sensitivity") or Sensitivity.confidential,
             description=fields.get("description"),
@@ -326,7 +360,7 @@ class ModelBuilder:
 
     def service(self, children: list, span: Span) -> Service:
         fields, clauses = self.clauses(children[1:])
-        return Service(
+        return _Service(
             name=children[0].value,
             description=fields.get("description"),
             matches=tuple(fields.get("matches", ())),
@@ -341,7 +375,7 @@ class ModelBuilder:
     def allow(self, children: list, span: Span) -> Flow:
         source, destination, services = children[:3]
         fields, _ = self.clauses(children[3:])
-        return Flow(
+        return _Flow(
             source=source,
             destination=destination,
             services=tuple(services.value),
@@ -355,30 +389,30 @@ class ModelBuilder:
 
     def no_path(self, children: list, span: Span) -> NoPath:
         options = {piece.keyword: piece.value for piece in children[2:]}
-        return NoPath(source=children[0], destination=children[1], within=options.get("within"),
+        return _NoPath(source=children[0], destination=children[1], within=options.get("within"),
                       through=options.get("through"))
 
     def except_through(self, children: list[Selector], span: Span) -> Piece:
         return Piece("through", children[0], span)
 
     def only_encrypted(self, children: list[Tok], span: Span) -> OnlyEncrypted:
-        return OnlyEncrypted(datatype=self.ref(children[0]))
+        return _OnlyEncrypted(datatype=self.ref(children[0]))
 
     def only_may_connect(self, children: list, span: Span) -> OnlyMayConnect:
         services = tuple(children[2].value) if len(children) > 2 else ()
-        return OnlyMayConnect(allowed=children[0], target=children[1], services=services)
+        return _OnlyMayConnect(allowed=children[0], target=children[1], services=services)
 
     def assertion(self, children: list, span: Span) -> Assertion:
         label = children[0].value if isinstance(children[0], Piece) and children[0].keyword == "label" else None
         rest = children[1:] if label else children
         justification = rest[1].value if len(rest) > 1 else None
-        return Assertion(label=label, body=rest[0], justification=justification, span=span)
+        return _Assertion(label=label, body=rest[0], justification=justification, span=span)
 
     def require(self, children: list, span: Span) -> Requirement:
         label = children[0].value if isinstance(children[0], Piece) and children[0].keyword == "label" else None
         rest = children[1:] if label else children
         justification = rest[3].value if len(rest) > 3 else None
-        return Requirement(
+        return _Requirement(
             label=label,
             source=rest[0],
             destination=rest[1],
@@ -406,7 +440,7 @@ class ModelBuilder:
                 Diagnostic("E112", "a waiver needs a reason", self.tok_span(reason_tok),
                            'say why the exception is acceptable and what ends it, e.g. "legacy CT, replacement PO-5531"')
             )
-        return Waiver(
+        return _Waiver(
             label=target.value if target.keyword == "label" else None,
             text=target.value if target.keyword == "text" else None,
             source=source,
@@ -425,7 +459,7 @@ class ModelBuilder:
         if kind is None:
             self.broken_names.add(name.value)
             return None
-        return Device(
+        return _Device(
             role=DeviceRole(role.value),
             name=name.value,
             backend=kind,

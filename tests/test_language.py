@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pydantic import BaseModel
+
+import synthetic
+from conftest import ZONES
 from helpers import BASE, load
 from septum.compiler.model import BackendKind, DeviceRole, NoPath, OnlyEncrypted, OnlyMayConnect, Sensitivity, Trust
 from septum.compiler.parser import parse_text
@@ -173,3 +177,40 @@ def test_use_resolves_tree_first_then_catalogue(tmp_path):
     assert result.diagnostics == []
     assert "dicom-tls" in result.policy.services and "mine" in result.policy.services
     assert any(f.path.startswith("<septum>/") for f in result.policy.files)
+
+
+def _models(value):
+    """Every model in a parsed value, depth first."""
+    if isinstance(value, BaseModel):
+        yield value
+        for name in type(value).model_fields:
+            yield from _models(getattr(value, name))
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _models(item)
+
+
+def test_parser_models_are_what_validation_gives(tmp_path):
+    """The parser makes models without validating them (`model.constructor`): each must be the
+    model pydantic would make from the same values, same field types included (the repr shows
+    an enum member, a tuple or a bool where a plain string, a list or an int would be wrong)."""
+    synthetic.generate(tmp_path, zones=40, flows=200)
+    texts = {str(p): p.read_text() for p in sorted(ZONES.rglob("*.septum")) + sorted(tmp_path.rglob("*.septum"))}
+    texts["waivers.septum"] = (
+        'waive "guest printing" for a -> b : ipp until 2027-01-31 "printer replacement, PO-1"\n'
+        'waive lbl for a, tag:x -> zones holding ephi until 2027-01-31 "r"\n'
+        'assert lbl: no path from a to b within 3 hops except through c "why"\n'
+        'assert only a may connect to b on https\nassert ephi crosses zones only encrypted\n'
+        'require r: a -> b : https "j"\nuse catalog.clinical\n'
+        'firewall fw nftables { description "d"; interface eth0.1 zone a; port 3 zone b }\n'
+    )
+    seen = set()
+    for path, text in texts.items():
+        source, diagnostics, _ = parse_text(path, text)
+        assert diagnostics == [], path
+        for model in _models(source):
+            again = type(model).model_validate({name: getattr(model, name) for name in model.model_fields_set})
+            assert again == model and repr(again) == repr(model) and hash(again) == hash(model)
+            assert again.model_fields_set == model.model_fields_set
+            seen.add(type(model).__name__)
+    assert len(seen) >= 25, sorted(seen)
