@@ -66,12 +66,11 @@ def explain(policy: Policy, source: str, destination: str, service: str | None =
     src_zones, dst_zones = intent.zones_of_members(src), intent.zones_of_members(dst)
     result = Explanation(source, destination, service, tuple(sorted(src_zones)), tuple(sorted(dst_zones)), False)
     datatypes: set[str] = set()
-    for index, flow in enumerate(policy.flows):
-        services = tuple(r.name for r in flow.services)
-        if service is not None and service not in services:
-            continue
+    for index in (intent.flows_with_service((service,)) if service is not None else range(len(policy.flows))):
+        flow = policy.flows[index]
+        services = intent.services[index]
         relations = [(s, d, _relation(intent, s, src_name), _relation(intent, d, dst_name))
-                     for s, d, _, _ in intent.flow_pairs[index]]
+                     for s, d, _, _ in intent.pairs(index)]
         pairs = [(s, d, rs, rd) for s, d, rs, rd in relations if rs and rd]
         if not pairs:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .diagnostics import Diagnostic, Related
 from .loader import catalogue_index
@@ -57,7 +58,33 @@ class Members:
     addresses: frozenset[str] = frozenset()
 
     def endpoints(self) -> list[str]:
-        return sorted(self.zones | self.hosts) + sorted(self.addresses)
+        return list(self.sorted_endpoints)
+
+    @cached_property
+    def sorted_endpoints(self) -> tuple[str, ...]:
+        """`endpoints()`, computed once (a selector's members are shared by every flow using it)."""
+        return tuple(sorted(self.zones | self.hosts)) + tuple(sorted(self.addresses))
+
+
+def selector_key(selector: Selector) -> tuple:
+    """What a selector says, without where it says it: equal for equal selectors in different
+    statements (a name, `tag:T`, `zones holding D`, an address; in order)."""
+    key = []
+    for item in selector.items:
+        kind = type(item)
+        if kind is SelName:
+            key.append(item.name)
+        elif kind is SelTag:
+            key.append(("tag", item.tag))
+        elif kind is SelHolding:
+            key.append(("holding", item.datatype))
+        elif kind is SelAddress:
+            key.append(("address", item.cidr))
+        else:  # a subclass (never made by the parser): the same, more slowly
+            key.append(item.name if isinstance(item, SelName) else
+                       ("tag", item.tag) if isinstance(item, SelTag) else
+                       ("holding", item.datatype) if isinstance(item, SelHolding) else ("address", item.cidr))
+    return tuple(key)
 
 
 @dataclass
@@ -76,11 +103,15 @@ class Policy:
     library_files: frozenset[str] = frozenset()
     references: set[tuple[str, str]] = field(default_factory=set)  # (namespace, name) used somewhere
     _members: dict = field(default_factory=dict, repr=False)
+    _expanded: dict = field(default_factory=dict, repr=False, compare=False)  # selector_key -> Members
 
     def expand(self, selector: Selector) -> Members:
-        """Zones, hosts and addresses a selector denotes (unknown names contribute nothing)."""
-        key = selector.items
-        cached = self._members.get(key)
+        """Zones, hosts and addresses a selector denotes (unknown names contribute nothing).
+
+        Memoised by what the selector says (`selector_key`), not where: every flow naming the
+        same zone shares one `Members`."""
+        key = selector_key(selector)
+        cached = self._expanded.get(key)
         if cached is None:
             zones: set[str] = set()
             hosts: set[str] = set()
@@ -88,7 +119,7 @@ class Policy:
             for item in selector.items:
                 self._expand_item(item, zones, hosts, addresses, set())
             cached = Members(frozenset(zones), frozenset(hosts), frozenset(addresses))
-            self._members[key] = cached
+            self._expanded[key] = cached
         return cached
 
     def covers(self, members: Members, endpoint: str) -> bool:
@@ -100,7 +131,10 @@ class Policy:
 
     def carved(self, selectors, endpoint: str) -> bool:
         """Whether `except` carve-outs remove this endpoint whole."""
-        return any(self.covers(self.expand(selector), endpoint) for selector in selectors)
+        for selector in selectors:
+            if self.covers(self.expand(selector), endpoint):
+                return True
+        return False
 
     def _expand_item(self, item, zones: set, hosts: set, addresses: set, seen: set) -> None:
         if isinstance(item, SelName):

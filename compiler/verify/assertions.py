@@ -70,17 +70,19 @@ def cleartext_crossings(policy: Policy, datatype: str, check: str, lead: str, or
     """Flows on which `datatype` crosses a zone boundary on a service that is not encrypted."""
     intent = intent_of(policy)
     findings = []
-    for index, flow in enumerate(policy.flows):
-        services = [r.name for r in flow.services]
+    clear = {name for name, service in policy.services.items() if not service.encrypted}
+    carriers = {name for name in clear if any(r.name == datatype for r in policy.services[name].carries)}
+    # the flows that may qualify: a cleartext service carrying it, or any cleartext service with `carrying`
+    candidates = set(intent.flows_with_service(carriers)) if carriers else set()
+    candidates.update(i for i in intent.flows_carrying(datatype) if not clear.isdisjoint(intent.services[i]))
+    for index in sorted(candidates):
+        flow = policy.flows[index]
+        services = intent.services[index]
         carried_by_flow = any(r.name == datatype for r in flow.carrying)
-        cleartext = [
-            s for s in services
-            if s in policy.services and not policy.services[s].encrypted
-            and (carried_by_flow or any(r.name == datatype for r in policy.services[s].carries))
-        ]
+        cleartext = [s for s in services if s in clear and (carried_by_flow or s in carriers)]
         if not cleartext:
             continue
-        crossing = next(((s, d, zs, zd) for s, d, zs, zd in intent.flow_pairs[index] if zs != zd), None)
+        crossing = intent.crossing(index)
         if crossing is None:
             continue
         source, destination, zs, zd = crossing
@@ -92,7 +94,7 @@ def cleartext_crossings(policy: Policy, datatype: str, check: str, lead: str, or
                 "use an encrypted service (dicom-tls, hl7-mllp-tls, https, ...), or waive with a reason and an expiry",
                 (Related(origin, "required here"),),
                 check=check,
-                path=(Hop(source, destination, tuple(services), flow.span),),
+                path=(Hop(source, destination, services, flow.span),),
             )
         )
     return findings
@@ -103,13 +105,14 @@ def only_may_connect(policy: Policy, assertion: Assertion, body: OnlyMayConnect)
     allowed = policy.expand(body.allowed)
     target = policy.expand(body.target)
     target_zones = intent.zones_of_members(target)
-    services = {r.name for r in body.services}
+    services = [r.name for r in body.services]
     findings = []
-    for index, flow in enumerate(policy.flows):
-        flow_services = [r.name for r in flow.services]
-        if services and not services & set(flow_services):
-            continue
-        for source, destination, zs, zd in intent.flow_pairs[index]:
+    for index in (intent.flows_with_service(services) if services else range(len(policy.flows))):
+        if intent.sides[index][1].zones.isdisjoint(target_zones):
+            continue  # no destination in (or covered by) the target
+        flow = policy.flows[index]
+        flow_services = intent.services[index]
+        for source, destination, zs, zd in intent.pairs(index):
             if zd not in target_zones and not intent.covers(target, destination):
                 continue
             if intent.covers(allowed, source) or (zs == zd and zd in target.zones):
@@ -123,7 +126,7 @@ def only_may_connect(policy: Policy, assertion: Assertion, body: OnlyMayConnect)
                     "narrow this flow, or waive it with a reason and an expiry",
                     (Related(assertion.span, "asserted here"),),
                     check="only-may-connect",
-                    path=(Hop(source, destination, tuple(flow_services), flow.span),),
+                    path=(Hop(source, destination, flow_services, flow.span),),
                 )
             )
             break
@@ -158,9 +161,8 @@ def _covered(policy: Policy, intent, source: str, destination: str, service: str
     """Whether some flow allows source -> destination on service; else the carve-out that
     removed it, if one did."""
     carve = None
-    for flow in policy.flows:
-        if service not in {r.name for r in flow.services}:
-            continue
+    for index in intent.flows_with_service((service,)):
+        flow = policy.flows[index]
         if not (intent.covers(policy.expand(flow.source), source)
                 and intent.covers(policy.expand(flow.destination), destination)):
             continue

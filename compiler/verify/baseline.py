@@ -19,26 +19,26 @@ def data_flow(policy: Policy) -> list[Diagnostic]:
     findings = []
     for datatype in sensitive_datatypes(policy):
         holders = set(policy.holding_zones().get(datatype, ()))
-        neighbours: dict[str, list[tuple[str, object]]] = {}
-        for (zs, zd), steps in sorted(intent.steps.items()):
-            seen_flows: set[int] = set()
-            for step in steps:
-                if datatype in step.datatypes and id(step.flow) not in seen_flows:
-                    seen_flows.add(id(step.flow))
-                    neighbours.setdefault(zs, []).append((zd, step))
-                    neighbours.setdefault(zd, []).append((zs, step))
-        chains = _spread(holders, neighbours)
+        carriers = intent.carrying(datatype)
+        chains = _spread(intent, carriers, holders)
         for zone in sorted(chains):
             if zone in holders:
                 continue
             reported: set[int] = set()
-            entering = sorted(neighbours.get(zone, ()), key=lambda ns: (len(chains.get(ns[0]) or ()), ns[0]))
-            for neighbour, step in entering:
+            touches: dict[str, bool] = {}  # neighbour -> whether its chain already passes this zone
+            rank = lambda n: len(chains.get(n) or ())
+            for _, neighbour, pair, *_, index in carriers.entering(zone, rank):
                 before = chains.get(neighbour)
-                if before is None or any(zone in (s.hop.source, s.hop.destination) or zone in _zones(intent, s)
-                                         for s in before) or id(step.flow) in reported:
+                if before is None or index in reported:
                     continue
-                reported.add(id(step.flow))
+                touched = touches.get(neighbour)
+                if touched is None:
+                    touched = touches[neighbour] = any(
+                        zone in (s.hop.source, s.hop.destination) or zone in _zones(intent, s) for s in before)
+                if touched:
+                    continue
+                reported.add(index)
+                step = intent.step(index, *pair)
                 chain = before + [step]
                 origin = next(z for z in sorted(holders) if _starts(chain, z, intent))
                 findings.append(
@@ -55,16 +55,34 @@ def data_flow(policy: Policy) -> list[Diagnostic]:
     return findings
 
 
-def _spread(holders: set[str], neighbours: dict) -> dict[str, list]:
-    """Breadth-first from every holder: each zone the data reaches, with its shortest chain."""
+def _spread(intent, carriers, holders: set[str]) -> dict[str, list]:
+    """Breadth-first from every holder (in name order): each zone the data reaches, with its
+    shortest chain. A zone's neighbours are taken in the order of the zone pairs that connect
+    them (source zone, destination zone), each over the least step of that pair."""
     chains: dict[str, list] = {zone: [] for zone in holders}
     queue = deque(sorted(holders))
     while queue:
         zone = queue.popleft()
-        for nxt, step in neighbours.get(zone, ()):
-            if nxt not in chains:
-                chains[nxt] = chains[zone] + [step]
-                queue.append(nxt)
+        outs, ins = carriers.neighbours(zone)
+        outs.difference_update(chains)
+        ins.difference_update(chains)
+        if not outs and not ins:
+            continue
+        first_pairs = []
+        for n in outs | ins:
+            if n in ins and (n < zone or n not in outs):
+                first_pairs.append((n, zone))
+            else:
+                first_pairs.append((zone, n))
+        first_pairs.sort()
+        wanted_out = {zd for zs, zd in first_pairs if zs == zone}
+        wanted_in = {zs for zs, zd in first_pairs if zd == zone}
+        best = carriers.first_steps(zone, wanted_out, wanted_in)
+        for pair in first_pairs:
+            key, index = best[pair]
+            nxt = pair[1] if pair[0] == zone else pair[0]
+            chains[nxt] = chains[zone] + [intent.step(index, *pair)]
+            queue.append(nxt)
     return chains
 
 
@@ -118,8 +136,10 @@ def sensitive_cleartext(policy: Policy) -> list[Diagnostic]:
 def internet_inbound(policy: Policy) -> list[Diagnostic]:
     intent = intent_of(policy)
     findings = []
-    for index, flow in enumerate(policy.flows):
-        for source, destination, zs, zd in intent.flow_pairs[index]:
+    flows = policy.flows
+    for index in [i for i, (source, _) in enumerate(intent.sides) if "internet" in source.zones]:
+        flow = flows[index]
+        for source, destination, zs, zd in intent.pairs(index):
             if zs != "internet" or zd == "internet" or policy.zones[zd].broker:
                 continue
             findings.append(
@@ -129,7 +149,7 @@ def internet_inbound(policy: Policy) -> list[Diagnostic]:
                     flow.span,
                     "terminate inbound connections in a broker (DMZ) zone (`broker` in the zone), or remove this flow",
                     check="internet-inbound",
-                    path=(Hop(source, destination, tuple(r.name for r in flow.services), flow.span),),
+                    path=(Hop(source, destination, intent.services[index], flow.span),),
                 )
             )
             break
@@ -139,9 +159,11 @@ def internet_inbound(policy: Policy) -> list[Diagnostic]:
 def legacy_service(policy: Policy) -> list[Diagnostic]:
     intent = intent_of(policy)
     findings = []
-    for index, flow in enumerate(policy.flows):
-        legacy = [r.name for r in flow.services if r.name in policy.services and policy.services[r.name].legacy]
-        crossing = next(((s, d, zs, zd) for s, d, zs, zd in intent.flow_pairs[index] if zs != zd), None)
+    legacy_names = [name for name, service in policy.services.items() if service.legacy]
+    for index in intent.flows_with_service(legacy_names) if legacy_names else ():
+        flow = policy.flows[index]
+        legacy = [name for name in intent.services[index] if name in policy.services and policy.services[name].legacy]
+        crossing = intent.crossing(index)
         if not legacy or crossing is None:
             continue
         source, destination, zs, zd = crossing
@@ -152,7 +174,7 @@ def legacy_service(policy: Policy) -> list[Diagnostic]:
                 flow.span,
                 "replace it (SMB 3 with encryption, SSH, SFTP, a jump host), or waive it with a reason and an expiry",
                 check="legacy-service",
-                path=(Hop(source, destination, tuple(r.name for r in flow.services), flow.span),),
+                path=(Hop(source, destination, intent.services[index], flow.span),),
             )
         )
     return findings
