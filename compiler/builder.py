@@ -105,6 +105,9 @@ _Waiver = constructor(Waiver, "label", "text", "source", "destination", "service
                       "span")
 _Device = constructor(Device, "role", "name", "backend", "description", "bindings", "span", "name_span", "clauses")
 
+_new_tuple = tuple.__new__
+_TRUST = {trust.value: trust for trust in Trust}
+
 SINGLE_CLAUSES = {"description", "vlan", "trust", "broker", "sensitivity", "encrypted", "legacy", "log", "within", "justification"}
 
 
@@ -117,10 +120,10 @@ class ModelBuilder:
     # ---- helpers -----------------------------------------------------------
 
     def tok_span(self, tok: Tok) -> Span:
-        return self.span(tok.start, tok.end)
+        return self.span(tok[2], tok[3])
 
     def ref(self, tok: Tok) -> Ref:
-        return _Ref(name=tok.value, span=self.tok_span(tok))
+        return _Ref(tok[1], self.span(tok[2], tok[3]))
 
     def value(self, tok: Tok, parse: Callable, *args) -> Any:
         try:
@@ -146,13 +149,15 @@ class ModelBuilder:
             )
             return None
 
-    def clauses(self, pieces: list[Piece]) -> tuple[dict[str, Any], tuple[Clause, ...]]:
-        """Fold clauses into fields: single clauses once (a repeat is an error), lists concatenated."""
+    def clauses(self, pieces: list[Piece], record: bool = True) -> tuple[dict[str, Any], tuple[Clause, ...]]:
+        """Fold clauses into fields: single clauses once (a repeat is an error), lists concatenated;
+        and the clauses as written, unless `record` is false."""
         fields: dict[str, Any] = {}
         first: dict[str, Span] = {}
         clauses = []
         for piece in pieces:
-            clauses.append(_Clause(keyword=piece.keyword, span=piece.span))
+            if record:
+                clauses.append(_Clause(piece.keyword, piece.span))
             if piece.keyword in SINGLE_CLAUSES:
                 if piece.keyword in first:
                     self.diagnostics.append(
@@ -177,14 +182,15 @@ class ModelBuilder:
         return Piece("module", ".".join(t.value for t in children), span)
 
     def name_list(self, children: list[Tok], span: Span) -> Piece:
-        return Piece("names", [self.ref(t) for t in children], span)
+        at = self.span
+        return _new_tuple(Piece, ("names", [_Ref(t[1], at(t[2], t[3])) for t in children], span))
 
     def address(self, children: list[Tok], span: Span) -> Network | None:
         cidr = self.value(children[0], parse_cidr)
-        return None if cidr is None else _Network(cidr=cidr, span=span)
+        return None if cidr is None else _Network(cidr, span)
 
     def address_list(self, children: list, span: Span) -> Piece:
-        return Piece("addresses", [n for n in children if n is not None], span)
+        return _new_tuple(Piece, ("addresses", [n for n in children if n is not None], span))
 
     def port_single(self, children: list[Tok], span: Span) -> PortRange | None:
         port = self.value(children[0], parse_port)
@@ -205,7 +211,7 @@ class ModelBuilder:
         return Piece("ports", [p for p in children if p is not None], span)
 
     def justification(self, children: list[Tok], span: Span) -> Piece:
-        return Piece("justification", self.value(children[0], parse_string), span)
+        return _new_tuple(Piece, ("justification", self.value(children[0], parse_string), span))
 
     def label(self, children: list[Tok], span: Span) -> Piece:
         return Piece("label", self.ref(children[0]), span)
@@ -213,28 +219,29 @@ class ModelBuilder:
     # ---- clauses -----------------------------------------------------------
 
     def description(self, children: list[Tok], span: Span) -> Piece:
-        return Piece("description", self.value(children[0], parse_string), span)
+        return _new_tuple(Piece, ("description", self.value(children[0], parse_string), span))
 
     def networks(self, children: list[Piece], span: Span) -> Piece:
-        return Piece("networks", children[0].value, span)
+        return _new_tuple(Piece, ("networks", children[0].value, span))
 
     def addresses(self, children: list, span: Span) -> Piece:
         return Piece("addresses", children[1].value, span)
 
     def vlan(self, children: list[Tok], span: Span) -> Piece:
-        return Piece("vlan", self.value(children[0], parse_vlan), span)
+        return _new_tuple(Piece, ("vlan", self.value(children[0], parse_vlan), span))
 
     def holds(self, children: list[Piece], span: Span) -> Piece:
         return Piece("holds", children[0].value, span)
 
     def trust(self, children: list[Tok], span: Span) -> Piece:
-        return Piece("trust", self.enum(children[0], Trust, "trust level"), span)
+        trust = _TRUST.get(children[0][1])  # the usual spellings, without the enum's lookup
+        return _new_tuple(Piece, ("trust", trust or self.enum(children[0], Trust, "trust level"), span))
 
     def broker(self, children: list, span: Span) -> Piece:
         return Piece("broker", True, span)
 
     def tags(self, children: list[Piece], span: Span) -> Piece:
-        return Piece("tags", children[0].value, span)
+        return _new_tuple(Piece, ("tags", children[0].value, span))
 
     def sensitivity(self, children: list[Tok], span: Span) -> Piece:
         return Piece("sensitivity", self.enum(children[0], Sensitivity, "sensitivity"), span)
@@ -289,10 +296,12 @@ class ModelBuilder:
     # ---- selectors ---------------------------------------------------------
 
     def selector(self, children: list, span: Span) -> Selector:
-        return _Selector(items=tuple(c for c in children if c is not None), span=span)
+        if len(children) == 1 and children[0] is not None:
+            return _Selector((children[0],), span)
+        return _Selector(tuple([c for c in children if c is not None]), span)
 
     def sel_name(self, children: list[Tok], span: Span) -> SelName:
-        return _SelName(name=children[0].value, span=span)
+        return _SelName(children[0][1], span)
 
     def sel_tag(self, children: list[Tok], span: Span) -> SelTag:
         return _SelTag(tag=children[0].value, span=span)
@@ -374,7 +383,9 @@ class ModelBuilder:
 
     def allow(self, children: list, span: Span) -> Flow:
         source, destination, services = children[:3]
-        fields, _ = self.clauses(children[3:])
+        if len(children) == 3:
+            return _Flow(source, destination, tuple(services.value), (), (), (), False, None, span)
+        fields, _ = self.clauses(children[3:], record=False)
         return _Flow(
             source=source,
             destination=destination,

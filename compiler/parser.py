@@ -10,20 +10,22 @@ run reports every broken statement.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import hashlib
 import os
 import pickle
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 
 from .builder import ModelBuilder, Tok
 from .files import write_atomically
 from .diagnostics import Diagnostic
-from .model import Comment, SourceFile, Span
+from .model import Comment, SourceFile, Span, constructor
+
+_Comment = constructor(Comment, "text", "line", "column")
+_SourceFile = constructor(SourceFile, "path", "module", "statements", "comments")
 
 GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "septum.lark"
 
@@ -165,21 +167,31 @@ _DESCRIBE = {
 }
 
 
+@functools.cache
+def _by_type() -> dict[str, str]:
+    """Terminal type -> how it is written, for the punctuation and keywords."""
+    t = tables()
+    return {v: k for k, v in {**t.words, **t.punct}.items()}
+
+
 def _describe_type(kind: str, by_type: dict[str, str]) -> str:
     if kind in _DESCRIBE:
         return _DESCRIBE[kind]
     return f"'{by_type.get(kind, kind)}'"
 
 
-class _Lines:
-    """Offsets -> (line, column)."""
+# How the clauses of a block are read directly: a flag, a name list, an address list, or one
+# token of a type (the builder method is named after the clause).
+_ZONE_CLAUSES = {"description": "STRING", "networks": "addresses", "vlan": "INT", "holds": "names", "trust": "NAME",
+                 "broker": "flag", "tags": "names"}
+_HOST_CLAUSES = {"description": "STRING", "address": "addresses", "addresses": "addresses", "tags": "names"}
 
-    def __init__(self, text: str) -> None:
-        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def position(self, offset: int) -> tuple[int, int]:
-        index = bisect.bisect_right(self.starts, offset) - 1
-        return index + 1, offset - self.starts[index] + 1
+# Positions are single integers `line << 32 | column` (1-based): the lexer makes them as it goes
+# down the text (one addition per token), a span is four shifts and masks away, and they order
+# like offsets. Offsets are needed only on rare paths (errors, interface names).
+_LINE = 32
+_COLUMN = (1 << _LINE) - 1
+_new_tuple = tuple.__new__
 
 
 class FileParser:
@@ -188,44 +200,82 @@ class FileParser:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.text = text
-        self.lines = _Lines(text)
         self.diagnostics: list[Diagnostic] = []
         self.comments: list[Comment] = []
         self.broken_names: set[str] = set()
         self.builder = ModelBuilder(self.span, self.diagnostics, self.broken_names)
-        t = tables()
-        self.by_type = {v: k for k, v in {**t.words, **t.punct}.items()}
+        self._line_starts: list[int] | None = None
 
     def span(self, start: int, end: int) -> Span:
-        line, column = self.lines.position(start)
-        end_line, end_column = self.lines.position(end)
-        return Span(file=self.path, line=line, column=column, end_line=end_line, end_column=end_column)
+        return _new_tuple(Span, (self.path, start >> _LINE, start & _COLUMN, end >> _LINE, end & _COLUMN))
+
+    def offset(self, position: int) -> int:
+        """The text offset of a position."""
+        if self._line_starts is None:
+            self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        return self._line_starts[(position >> _LINE) - 1] + (position & _COLUMN) - 1
+
+    def position(self, offset: int) -> int:
+        """The position of a text offset."""
+        line_start = self.text.rfind("\n", 0, offset) + 1
+        return (self.text.count("\n", 0, line_start) + 1) << _LINE | (offset - line_start + 1)
 
     # ---- lexing and parsing, in one loop (this is the hot path) ---------------------
 
     def _error(self, code: str, message: str, start: int, end: int, help: str | None) -> None:
         self.diagnostics.append(Diagnostic(code, message, self.span(start, end), help))
 
-    def _pretokens(self) -> list[tuple[str, str, int, int]]:
-        """Context-free tokens (kind, text, start, end); the parser settles words and interface
-        names against its state, and reports stray characters (an interface name may hold some)."""
-        out = []
-        append = out.append
-        for m in _MASTER.finditer(self.text):
+    def _pretokens(self) -> list[Tok]:
+        """The tokens of the text, with positions. Punctuation has its terminal type; a word is a
+        NAME, or WORD when it is spelled like a keyword (the parser settles those against its
+        state, and takes interface names, which may hold other tokens); stray characters and
+        unclosed strings are BAD and BADSTRING, reported by the parser. Comments are collected."""
+        text = self.text
+        t = tables()
+        words, punct = t.words, t.punct
+        tokens: list[Tok] = []
+        append = tokens.append
+        comments = self.comments
+        length = len(text)
+        line = 1
+        base = (1 << _LINE) + 1  # position = base + offset, on the current line
+        newline = text.find("\n")  # the next line break (length when there is none)
+        if newline < 0:
+            newline = length
+        for m in _MASTER.finditer(text):
             kind = m.lastgroup
             if kind is None:
                 continue
-            start, end = m.start(kind), m.end()
-            if kind == "COMMENT":
-                line, column = self.lines.position(start)
-                self.comments.append(Comment(text=m.group(kind), line=line, column=column))
+            start, end = m.span(kind)
+            if start > newline:  # a new line (or more)
+                line += text.count("\n", newline, start)
+                base = (line << _LINE) + 1 - (text.rfind("\n", newline, start) + 1)
+                newline = text.find("\n", start)
+                if newline < 0:
+                    newline = length
+            if kind == "WORD":
+                value = m.group(kind)
+                append(_new_tuple(Tok, ("WORD" if value in words else "NAME", value, base + start, base + end)))
+            elif kind == "PUNCT":
+                value = m.group(kind)
+                append(_new_tuple(Tok, (punct[value], value, base + start, base + end)))
+            elif kind == "COMMENT":
+                comments.append(_Comment(m.group(kind), line, start + base & _COLUMN))
             elif kind == "EOF":
                 break
+            elif end > newline:  # a string with an escaped line break
+                first = base + start
+                line += text.count("\n", newline, end)
+                base = (line << _LINE) + 1 - (text.rfind("\n", newline, end) + 1)
+                newline = text.find("\n", end)
+                if newline < 0:
+                    newline = length
+                append(_new_tuple(Tok, (kind, m.group(kind), first, base + end)))
             else:
-                append((kind, m.group(kind), start, end))
-        length = len(self.text)
-        append(("$END", "", length, length))
-        return out
+                append(_new_tuple(Tok, (kind, m.group(kind), base + start, base + end)))
+        end = self.position(length)
+        append(_new_tuple(Tok, ("$END", "", end, end)))
+        return tokens
 
     def _lexical_error(self, kind: str, value: str, start: int, end: int) -> None:
         if kind == "BAD":
@@ -235,47 +285,51 @@ class FileParser:
             self._error("E003", "this string is not closed before the end of the line", start, end,
                         'close it with a double quote (") on the same line')
 
+    def _starts_line(self, position: int) -> bool:
+        """Whether only blanks precede this position on its line."""
+        offset = self.offset(position)
+        return not self.text[offset - (position & _COLUMN) + 1:offset].strip()
+
     def _word(self, value: str, start: int, accepts: dict) -> str:
         """A word is a keyword where the parser takes that keyword, or where it cannot take a
         name, or when it starts a statement at the start of a line; otherwise it is a name."""
-        word_type = tables().words.get(value)
-        if word_type is None:
-            return "NAME"
+        word_type = tables().words[value]
         if word_type in accepts or "NAME" not in accepts:
             return word_type
-        if word_type in STATEMENT_KEYWORDS and not self.text[self.text.rfind("\n", 0, start) + 1:start].strip():
+        if word_type in STATEMENT_KEYWORDS and self._starts_line(start):
             return word_type
         return "NAME"
 
     def parse(self) -> SourceFile:
         t = tables()
         states, rules, end_state = t.states, t.rules, t.end
-        span, text = self.span, self.text
+        span = self.span
         callbacks = [getattr(self.builder, rules[i].name, None) for i in range(len(rules))]
-        punct, words = t.punct, t.words
-        pretokens = self._pretokens()
+        tokens = self._pretokens()
+        self.tokens = tokens
+        direct = {"ALLOW": ("allow", self._allow), "ZONE": ("zone", self._zone), "HOST": ("host", self._host)}
         index = 0
-        # one stack of (state, value, start offset, end offset)
+        # one stack of (state, value, start position, end position)
         stack: list[tuple[int, Any, int, int]] = [(t.start, None, 0, 0)]
         state = t.start
         statements: list = []
         recovering = False
         while True:
-            kind, value, start, end = pretokens[index]
+            token = tokens[index]
+            kind, value, start, end = token
             index += 1
             actions = states[state]
             if kind == "WORD":
-                kind = "NAME" if value not in words else self._word(value, start, actions)
-            elif kind == "PUNCT":
-                kind = punct[value]
+                kind = self._word(value, start, actions)
+                token = _new_tuple(Tok, (kind, value, start, end))
             elif kind == "BAD" or kind == "BADSTRING":
                 self._lexical_error(kind, value, start, end)
                 continue
-            if "IFNAME" in actions and kind != "$END" and (m := _IFNAME.match(text, start)):
-                kind, value, end = "IFNAME", m.group(), m.end()
-                while pretokens[index][2] < end:
+            if "IFNAME" in actions and kind != "$END" and (m := _IFNAME.match(self.text, self.offset(start))):
+                kind, value, end = "IFNAME", m.group(), start + m.end() - m.start()
+                token = _new_tuple(Tok, (kind, value, start, end))
+                while tokens[index][2] < end:
                     index += 1
-            token = Tok(kind, value, start, end)
             if recovering:
                 if not self._resync(token, stack):
                     continue
@@ -294,6 +348,14 @@ class FileParser:
                         break
                     continue
                 if action >= 0:
+                    if kind in direct:  # a whole statement read directly, as if the table had reduced it
+                        rule, read = direct[kind]
+                        done = read(index, start)
+                        if done is not None:
+                            result, index, end = done
+                            state = states[stack[-1][0]][rule]
+                            stack.append((state, result, start, end))
+                            break
                     state = action
                     stack.append((state, token, start, end))
                     break
@@ -339,7 +401,213 @@ class FileParser:
                 break
         if state != end_state:
             statements = self._completed_statements(stack)
-        return SourceFile(path=self.path, module=None, statements=tuple(statements), comments=tuple(self.comments))
+        return _SourceFile(self.path, None, tuple(statements), tuple(self.comments))
+
+    # ---- the common statements, read without the table -----------------------------
+    #
+    # `allow`, `zone` and `host` are most of a large policy. Where one is written in the usual way
+    # (names that are not spelled like keywords, no stray characters, nothing unexpected), these
+    # read it straight from the tokens, calling the builder exactly as the table-driven loop
+    # would (same children, same spans, same order), and the loop takes the result as if it had
+    # reduced the statement itself. Anything else returns None, with any diagnostic already made
+    # withdrawn, and the loop reads the statement token by token: errors are always its own.
+
+    def _statement_ends(self, index: int) -> bool:
+        """Whether the token at `index` ends a statement (the table would reduce it there)."""
+        kind, value, _, _ = self.tokens[index]
+        if kind == "WORD":
+            return tables().words[value] in STATEMENT_KEYWORDS
+        return kind == "SEMICOLON" or kind == "$END"
+
+    def _selector(self, index: int) -> tuple[Any, int, int] | None:
+        """`sel_item ("," sel_item)*` from `index`: (Selector, next index, end) or None."""
+        tokens, span, builder = self.tokens, self.span, self.builder
+        items = []
+        first = tokens[index][2]
+        while True:
+            token = tokens[index]
+            kind = token[0]
+            if kind == "NAME":
+                end = token[3]
+                items.append(builder.sel_name([token], span(token[2], end)))
+                index += 1
+            elif kind == "IPV4" or kind == "IPV6":
+                end = token[3]
+                where = span(token[2], end)
+                items.append(builder.sel_address([builder.address([token], where)], where))
+                index += 1
+            elif kind == "WORD" and token[1] == "tag" and tokens[index + 1][0] == "COLON" \
+                    and tokens[index + 2][0] == "NAME":
+                name = tokens[index + 2]
+                end = name[3]
+                items.append(builder.sel_tag([name], span(token[2], end)))
+                index += 3
+            elif kind == "WORD" and token[1] == "zones" and tokens[index + 1][:2] == ("WORD", "holding") \
+                    and tokens[index + 2][0] == "NAME":
+                name = tokens[index + 2]
+                end = name[3]
+                items.append(builder.sel_holding([name], span(token[2], end)))
+                index += 3
+            else:
+                return None
+            if tokens[index][0] != "COMMA":
+                return builder.selector(items, span(first, end)), index, end
+            index += 1
+
+    def _names(self, index: int, make: Callable) -> tuple[Any, int, int] | None:
+        """`NAME ("," NAME)*` from `index`, made into a Piece by `make` (the builder's name_list)."""
+        tokens = self.tokens
+        names = []
+        while True:
+            token = tokens[index]
+            if token[0] != "NAME":
+                return None
+            names.append(token)
+            index += 1
+            if tokens[index][0] != "COMMA":
+                end = token[3]
+                return make(names, self.span(names[0][2], end)), index, end
+            index += 1
+
+    def _addresses(self, index: int) -> tuple[Any, int, int] | None:
+        """`address ("," address)*` from `index`: (Piece, next index, end) or None."""
+        tokens, span, address = self.tokens, self.span, self.builder.address
+        networks = []
+        first = tokens[index][2]
+        while True:
+            token = tokens[index]
+            kind = token[0]
+            if kind != "IPV4" and kind != "IPV6":
+                return None
+            end = token[3]
+            networks.append(address([token], span(token[2], end)))
+            index += 1
+            if tokens[index][0] != "COMMA":
+                return self.builder.address_list(networks, span(first, end)), index, end
+            index += 1
+
+    def _allow(self, index: int, start: int) -> tuple[Any, int, int] | None:
+        """`allow SELECTOR -> SELECTOR : NAMES OPTIONS*`, from the token after `allow`."""
+        made = len(self.diagnostics)
+        tokens, span, builder = self.tokens, self.span, self.builder
+        children = []
+        for separator in ("__ANON_0", "COLON"):
+            read = self._selector(index)
+            if read is None or tokens[read[1]][0] != separator:
+                del self.diagnostics[made:]
+                return None
+            children.append(read[0])
+            index = read[1] + 1
+        read = self._names(index, builder.name_list)
+        if read is None:
+            del self.diagnostics[made:]
+            return None
+        piece, index, end = read
+        children.append(piece)
+        while True:
+            token = tokens[index]
+            kind, value = token[0], token[1]
+            if kind == "STRING":
+                end = token[3]
+                children.append(builder.justification([token], span(token[2], end)))
+                index += 1
+                continue
+            if kind == "WORD":
+                if value == "log":
+                    end = token[3]
+                    children.append(builder.log([], span(token[2], end)))
+                    index += 1
+                    continue
+                if value == "carrying":
+                    read = self._names(index + 1, builder.name_list)
+                    if read is not None:
+                        piece, index, end = read
+                        children.append(builder.carrying([piece], span(token[2], end)))
+                        continue
+                elif value == "except" and tokens[index + 1][0] == "WORD" and tokens[index + 1][1] in ("from", "to"):
+                    make = builder.except_from if tokens[index + 1][1] == "from" else builder.except_to
+                    read = self._selector(index + 2)
+                    if read is not None:
+                        selector, index, end = read
+                        children.append(make([selector], span(token[2], end)))
+                        continue
+            break
+        if not self._statement_ends(index):
+            del self.diagnostics[made:]
+            return None
+        return builder.allow(children, span(start, end)), index, end
+
+    def _block(self, index: int, clauses: dict) -> tuple[list, int, int] | None:
+        """`"{" (CLAUSE ";"?)* "}"` from `index`: (clause pieces, index after the brace, its end)."""
+        tokens, span, builder = self.tokens, self.span, self.builder
+        if tokens[index][0] != "LBRACE":
+            return None
+        index += 1
+        pieces = []
+        while True:
+            token = tokens[index]
+            kind = token[0]
+            if kind == "RBRACE":
+                return pieces, index + 1, token[3]
+            if kind != "WORD" or token[1] not in clauses:
+                return None
+            clause = token[1]
+            form = clauses[clause]
+            nxt = tokens[index + 1]
+            if form == "flag":
+                end = token[3]
+                piece = getattr(builder, clause)([], span(token[2], end))
+                index += 1
+            elif form == "names":
+                read = self._names(index + 1, builder.name_list)
+                if read is None:
+                    return None
+                inner, index, end = read
+                piece = getattr(builder, clause)([inner], span(token[2], end))
+            elif form == "addresses":
+                read = self._addresses(index + 1)
+                if read is None:
+                    return None
+                inner, index, end = read
+                if clause == "networks":
+                    piece = builder.networks([inner], span(token[2], end))
+                else:  # `address` or `addresses`: the keyword is a named token
+                    keyword = _new_tuple(Tok, ("ADDRESS_KW", token[1], token[2], token[3]))
+                    piece = builder.addresses([keyword, inner], span(token[2], end))
+            elif nxt[0] == form:  # one token of this type
+                end = nxt[3]
+                piece = getattr(builder, clause)([nxt], span(token[2], end))
+                index += 2
+            else:
+                return None
+            pieces.append(piece)
+            if tokens[index][0] == "SEMICOLON":
+                index += 1
+
+    def _zone(self, index: int, start: int) -> tuple[Any, int, int] | None:
+        """`zone NAME { ... }`, from the token after `zone`."""
+        made = len(self.diagnostics)
+        name = self.tokens[index]
+        read = self._block(index + 1, _ZONE_CLAUSES) if name[0] == "NAME" else None
+        if read is None or not self._statement_ends(read[1]):
+            del self.diagnostics[made:]
+            return None
+        pieces, index, end = read
+        return self.builder.zone([name, *pieces], self.span(start, end)), index, end
+
+    def _host(self, index: int, start: int) -> tuple[Any, int, int] | None:
+        """`host NAME in NAME { ... }`, from the token after `host`."""
+        made = len(self.diagnostics)
+        tokens = self.tokens
+        name, keyword, zone = tokens[index:index + 3]
+        read = None
+        if name[0] == "NAME" and keyword[:2] == ("WORD", "in") and zone[0] == "NAME":
+            read = self._block(index + 3, _HOST_CLAUSES)
+        if read is None or not self._statement_ends(read[1]):
+            del self.diagnostics[made:]
+            return None
+        pieces, index, end = read
+        return self.builder.host([name, zone, *pieces], self.span(start, end)), index, end
 
     def _resync(self, token: Tok, stack: list) -> bool:
         """After an error: resume at end of file or at a statement keyword that starts its line,
@@ -348,8 +616,7 @@ class FileParser:
         if token.type != "$END":
             if token.type not in STATEMENT_KEYWORDS:
                 return False
-            line_start = self.text.rfind("\n", 0, token.start) + 1
-            if self.text[line_start:token.start].strip():
+            if not self._starts_line(token.start):
                 return False
         while len(stack) > 1:
             if token.type == "$END":
@@ -382,7 +649,7 @@ class FileParser:
         accepted = {k for k in tables().states[state_stack[-1]] if (k.isupper() or k == "$END")}
         accepted = {k for k in accepted if _can_shift(state_stack, k)}
         starts_statement = accepted & STATEMENT_KEYWORDS
-        expected = sorted({_describe_type(k, self.by_type) for k in accepted - STATEMENT_KEYWORDS})
+        expected = sorted({_describe_type(k, _by_type()) for k in accepted - STATEMENT_KEYWORDS})
         if len(expected) > 12:
             expected = expected[:12] + ["..."]
         if starts_statement:
