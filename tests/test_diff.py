@@ -467,6 +467,35 @@ def test_property_incremental_diff_equals_the_full_diff(tmp_path, definitions, f
 
 
 @PROPERTY_SETTINGS
+@given(random_definitions(), random_definitions(), random_intent(), random_intent(), random_intent())
+def test_property_incremental_diff_equals_the_full_diff_when_definitions_change(
+        tmp_path, old_definitions, new_definitions, common, first, second):
+    """A changed zone, host or tag changes what unchanged `allow`s mean: still the full answer.
+
+    The unchanged `allow`s are in a file equal on both sides (parsed once, the same objects).
+    """
+    common = [s for s in common if s.startswith("allow")]
+    a = write_tree(tmp_path / "a", {"defs.septum": "\n".join(old_definitions) + "\n",
+                                    "common.septum": "\n".join(common) + "\n", "own.septum": "\n".join(first) + "\n"})
+    b = write_tree(tmp_path / "b", {"defs.septum": "\n".join(new_definitions) + "\n",
+                                    "common.septum": "\n".join(common) + "\n", "own.septum": "\n".join(second) + "\n"})
+    fast = diff_paths(a, b, as_of=AS_OF)
+    full = diff_paths(a, b, as_of=AS_OF, incremental=False)
+    assert to_json(fast) == to_json(full)
+
+
+@PROPERTY_SETTINGS
+@given(random_policies())
+def test_property_allow_canonical_form_written_out_is_the_generic_one(tmp_path, statements):
+    from septum.compiler.api import load_policy
+    from septum.compiler.semdiff.canonical import fields_of, flow_canonical
+
+    policy = load_policy(write_statements(tmp_path / "a", statements), graph=False).policy
+    for flow in policy.flows:
+        assert flow_canonical(flow) == fields_of(flow)
+
+
+@PROPERTY_SETTINGS
 @given(random_policies(), st.integers(1, 4), st.integers(0, 2**16))
 def test_property_reordering_moving_and_reformatting_is_no_change(tmp_path, statements, files, seed):
     a = write_statements(tmp_path / "a", statements)
@@ -694,6 +723,44 @@ def test_parallel_and_sequential_agree(tmp_path):
     parallel = diff_paths(old, new, as_of=AS_OF, parallel=True)
     assert to_json(sequential) == to_json(parallel)
     assert not sequential.empty
+
+
+def test_parallel_and_sequential_agree_on_changed_definitions_and_reordering(tmp_path):
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    old = tmp_path / "old"
+    shutil.copytree(ZONES, old)
+    retagged = tmp_path / "retagged"
+    shutil.copytree(ZONES, retagged)
+    perimeter = retagged / "hospital" / "perimeter.septum"
+    text = perimeter.read_text()
+    assert text.count("  vlan 999\n  trust untrusted\n  tags perimeter\n") == 1
+    # guest now holds a log source: `allow tag:log-source -> siem01 : syslog-tls` reaches it, unchanged
+    perimeter.write_text(text.replace("  vlan 999\n  trust untrusted\n  tags perimeter\n",
+                                      "  vlan 999\n  trust untrusted\n  tags perimeter, log-source\n"))
+    for new in (retagged, shuffled_tree(retagged, tmp_path / "new", 3)):
+        results = [diff_paths(old, new, as_of=AS_OF, parallel=parallel) for parallel in (False, True)]
+        assert to_json(results[0]) == to_json(results[1])
+        assert ("guest", "siem01", "syslog-tls") in triples(results[0].flows_added)
+    moved = [diff_paths(old, shuffled_tree(old, tmp_path / f"moved{p}", 5), as_of=AS_OF, parallel=p) for p in (False, True)]
+    assert moved[0].empty and moved[1].empty
+
+
+def test_the_same_model_on_both_sides_is_not_verified(tmp_path, monkeypatch):
+    from septum.compiler.semdiff import summary
+
+    verified = []
+    original = summary.verification
+    monkeypatch.setattr(summary, "verification", lambda policy, *a: verified.append(policy) or original(policy, *a))
+    moved = shuffled_tree(ZONES, tmp_path / "zones", 11)
+    assert diff_paths(ZONES, moved, as_of=AS_OF, parallel=False).empty
+    assert verified == []
+    changed = tmp_path / "changed"
+    shutil.copytree(ZONES, changed)
+    imaging = changed / "hospital" / "imaging.septum"
+    imaging.write_text(imaging.read_text().replace("allow clinws -> pacs-web : dicomweb", "allow clinws -> pacs-web : https"))
+    assert not diff_paths(ZONES, changed, as_of=AS_OF, parallel=False).empty
+    assert len(verified) == 2
 
 
 def test_files_equal_on_both_sides_are_parsed_once(tmp_path, monkeypatch):

@@ -7,15 +7,17 @@ What is compared: flows (source, destination, service), data reach, verdicts (th
 
 One job per module:
 
-* `records`: the dataclasses of a diff (`PolicyDiff`, `Summary`, entries and changes).
-* `sides`: where a side's files are, loading it with a parse cache shared by both sides.
+* `records`: the dataclasses of a diff (`PolicyDiff`, `Summary`, `SideFacts`, entries, changes).
+* `load`: where a side's files are; loading it with a parse cache shared by both sides.
 * `git`: the zone files of a path as of a git revision, written to a scratch directory.
-* `canonical`: statements as canonical text (definitions, `allow`s, the model key).
-* `flows`: a side's (source, destination, service) triples and data reach.
+* `canonical`: statements as canonical text (definitions, `allow`s, the model digest).
+* `flows`: what each `allow` contributes, folded into (source, destination, service) triples
+  and data reach.
+* `focus`: only the triples and reach entries that can differ between two sides.
 * `verdicts`: findings keyed by (check, code, message), positions replaced by meaning.
-* `summary`: one loaded side reduced to a `Summary`.
+* `summary`: one loaded side reduced to its facts, its verdicts, or a whole `Summary`.
+* `workers`: a side analysed in this process or in a forked one.
 * `compare`: two summaries to a `PolicyDiff`.
-* `fork`: analysing a side in a forked process.
 * `run`: `diff_paths` and `diff_revisions`, which tie the steps together.
 * `text`, `human`, `report_json`, `markdown`: the renderings.
 """

@@ -8,6 +8,8 @@ with the same canonical text mean the same thing.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections import Counter
 from enum import Enum
 
 from pydantic import BaseModel
@@ -185,18 +187,27 @@ def same_model(old_policy, new_policy) -> bool:
     return model_of(old_policy)[1] == model_of(new_policy)[1]
 
 
-def model_of(policy) -> tuple[dict[tuple[str, str], Definition], tuple, list]:
-    """The policy's own definitions (for the diff), a key equal for equal models, and the
-    canonical form of each `allow` (in the order of `policy.flows`)."""
-    described = []
+def model_of(policy, memo: dict | None = None) -> tuple[dict[tuple[str, str], Definition], tuple[Counter, Counter]]:
+    """The policy's own definitions (for the diff), and its model key: the canonical forms of its
+    definitions and intent statements, and of its `allow`s, each as a multiset (equal keys: the
+    same model but for positions and documentation).
+
+    `memo` (id of a statement -> (statement, its canonical form)) lets two sides that share
+    statement objects (files equal on both, parsed once) work each out once.
+    """
+    memo = {} if memo is None else memo
+    described: Counter = Counter()
     definitions: dict[tuple[str, str], Definition] = {}
     for statement in [*policy.zones.values(), *policy.hosts.values(), *policy.groups.values(),
                       *policy.services.values(), *policy.datatypes.values(), *policy.devices.values(),
                       *policy.assertions, *policy.requirements, *policy.waivers]:
-        fields = definition_fields(statement)
+        hit = memo.get(id(statement))
+        if hit is None:
+            hit = memo[id(statement)] = (statement, definition_fields(statement))
+        fields = hit[1]
         if fields is None:
             continue
-        described.append(fields)
+        described[fields] += 1
         span = statement.span
         if getattr(statement, "builtin", False) or span.file.startswith(BUILTIN_PREFIX):
             continue  # the catalogue and built-ins: part of the model, not reported as definitions
@@ -205,13 +216,64 @@ def model_of(policy) -> tuple[dict[tuple[str, str], Definition], tuple, list]:
         if key not in definitions or span < definitions[key].location:
             # the same intent stated twice is one definition, at its first place
             definitions[key] = Definition(kind, name, values, span)
-    described.sort()
-    flows = [flow_canonical(flow) for flow in policy.flows]
-    return definitions, (tuple(described), tuple(sorted(flows))), flows
+    flows: Counter = Counter()
+    for flow in policy.flows:
+        hit = memo.get(id(flow))
+        if hit is None:
+            hit = memo[id(flow)] = (flow, flow_canonical(flow))
+        flows[hit[1]] += 1
+    return definitions, (described, flows)
+
+
+def model_digest(key: tuple[Counter, Counter]) -> bytes:
+    """A digest of a model key (`model_of`): equal for equal keys, and small enough to send."""
+    digest = hashlib.blake2b(digest_size=32)
+    for part in key:
+        lines = sorted(f"{count} {item!r}" for item, count in part.items())
+        digest.update("\n".join(lines).encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.digest()
 
 
 def flow_canonical(flow) -> tuple:
-    return fields_of(flow)
+    """`fields_of(flow)`, the common case written out (an `allow` is most of a policy's statements)."""
+    fast = _FLOW_CANONICAL.get(type(flow))
+    if fast is None:
+        # the written-out form, as long as `allow` has the fields it was written for and agrees
+        expected = tuple((name, name) for name in _FLOW_FIELDS)
+        fields_of(flow)
+        agrees = _MEANINGFUL[type(flow)] == expected and _flow_fields(flow) == fields_of(flow)
+        fast = _FLOW_CANONICAL[type(flow)] = _flow_fields if agrees else fields_of
+    return fast(flow)
+
+
+_FLOW_FIELDS = ("source", "destination", "services", "carrying", "except_from", "except_to", "log")
+_FLOW_CANONICAL: dict[type, object] = {}
+
+
+def _flow_fields(flow) -> tuple[tuple[str, str], ...]:
+    values = flow.__dict__
+    return (("source", _selector_canonical(values["source"])),
+            ("destination", _selector_canonical(values["destination"])),
+            ("services", _names_text(values["services"])),
+            ("carrying", _names_text(values["carrying"])),
+            ("except_from", _selectors_text(values["except_from"])),
+            ("except_to", _selectors_text(values["except_to"])),
+            ("log", "yes" if values["log"] else "no"))
+
+
+def _names_text(refs) -> str:
+    if not refs:
+        return ""
+    if len(refs) == 1:
+        return refs[0].name
+    return ", ".join(sorted({ref.name for ref in refs}))
+
+
+def _selectors_text(selectors) -> str:
+    if not selectors:
+        return ""
+    return "; ".join(sorted({_selector_canonical(selector) for selector in selectors}))
 
 
 def definitions_of(policy) -> dict[tuple[str, str], Definition]:

@@ -11,10 +11,10 @@ touching it (either end) carries D; a host counts for its zone, a raw address fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
 
 from ..model import Span
-from .records import FlowFacts, ReachEntry, SideInfo, Summary
+from .records import FlowFacts, ReachEntry
 
 
 def endpoint_kinds(policy) -> dict[str, str]:
@@ -28,14 +28,13 @@ class _Space:
 
     def __init__(self, policy) -> None:
         self.policy = policy
-        self.networks: dict[str, list] = {}
+        self.blocks: dict[str, list[tuple[int, int, int]]] = {}
         self.inside: dict[tuple[str, str], bool] = {}
 
-    def _networks(self, name: str) -> list:
-        found = self.networks.get(name)
+    def _blocks(self, name: str) -> list[tuple[int, int, int]]:
+        """(IP version, first, last address) of each network of a zone, host or raw address."""
+        found = self.blocks.get(name)
         if found is None:
-            import netaddr
-
             policy = self.policy
             if name in policy.zones:
                 cidrs = [n.cidr for n in policy.zones[name].networks]
@@ -43,13 +42,7 @@ class _Space:
                 cidrs = [n.cidr for n in policy.hosts[name].addresses]
             else:
                 cidrs = [name]
-            found = []
-            for cidr in cidrs:
-                try:
-                    found.append(netaddr.IPNetwork(cidr))
-                except (netaddr.AddrFormatError, ValueError, TypeError):
-                    continue
-            self.networks[name] = found
+            found = self.blocks[name] = [b for b in map(_block, cidrs) if b is not None]
         return found
 
     def cuts(self, carved: str, endpoint: str) -> bool:
@@ -61,10 +54,18 @@ class _Space:
             if host is not None and host.zone.name == endpoint:
                 found = True
             else:
-                found = any(a.version == b.version and a.first <= b.last and b.first <= a.last
-                            for a in self._networks(carved) for b in self._networks(endpoint))
+                found = any(a[0] == b[0] and a[1] <= b[2] and b[1] <= a[2]
+                            for a in self._blocks(carved) for b in self._blocks(endpoint))
             self.inside[key] = found
         return found
+
+
+def _block(cidr: str) -> tuple[int, int, int] | None:
+    try:
+        network = ipaddress.ip_network(cidr, strict=False)
+    except (ValueError, TypeError):  # not an address: a name that denotes nothing
+        return None
+    return network.version, int(network.network_address), int(network.broadcast_address)
 
 
 def _excluded(policy, selectors) -> frozenset[str]:
@@ -75,134 +76,149 @@ def _excluded(policy, selectors) -> frozenset[str]:
     return frozenset(excluded)
 
 
-def _endpoints(members, excluded: frozenset[str], space: _Space) -> list[tuple[str, frozenset[str]]]:
+_NOTHING: frozenset[str] = frozenset()
+
+
+def _endpoints(members, excluded: frozenset[str], space: _Space) -> frozenset[tuple[str, frozenset[str]]]:
     """(endpoint, the carve-outs that cut into it) for every endpoint not carved out whole."""
     if not excluded:
-        return [(e, frozenset()) for e in members.endpoints()]
-    out = []
-    for endpoint in members.endpoints():
-        if endpoint in excluded:
-            continue
-        out.append((endpoint, frozenset(x for x in excluded if space.cuts(x, endpoint))))
-    return out
+        return frozenset((e, _NOTHING) for e in members.endpoints())
+    return frozenset((endpoint, frozenset(x for x in excluded if space.cuts(x, endpoint)))
+                     for endpoint in members.endpoints() if endpoint not in excluded)
 
 
-@dataclass(frozen=True)
-class Focus:
-    """The triples and reach entries a diff can differ in, when only some `allow`s changed.
-
-    With the same definitions on both sides, an `allow` written identically on both expands
-    identically: only the triples (and reach) of the `allow`s that differ can change, though
-    every `allow` that also covers them counts towards their facts.
-    """
-
-    keys: frozenset
-    services: frozenset
-    sources: frozenset
-    destinations: frozenset
-    reach: frozenset
-    places: frozenset
-    datatypes: frozenset
+# A contribution is what one `allow` adds to its side, as plain hashable data:
+#   (sources, destinations, services, log, datatypes, places)
+# sources / destinations: frozensets of (endpoint, the carve-outs that cut into it);
+# services: sorted ((service, the data types it carries here), ...); datatypes: everything the
+# `allow` carries; places: the zones (a host counts for its zone) and addresses it touches.
+# Two `allow`s with equal contributions add exactly the same triples and reach (but their spans).
 
 
-def focus_of(sides: list[tuple[object, list]]) -> Focus:
-    keys: set = set()
-    reach: set = set()
-    for policy, flows in sides:
-        partial = Summary(info=SideInfo(""))
-        flows_and_reach(policy, partial, flows=flows)
-        zone_of = {name: host.zone.name for name, host in policy.hosts.items()}
-        for source, destination, service in partial.flows:
-            for s in {source, zone_of.get(source, source)}:
-                for d in {destination, zone_of.get(destination, destination)}:
-                    keys.add((s, d, service))
-        reach |= partial.reach.keys()
-    return Focus(frozenset(keys), frozenset(k[2] for k in keys), frozenset(k[0] for k in keys),
-                  frozenset(k[1] for k in keys), frozenset(reach), frozenset(k[0] for k in reach),
-                  frozenset(k[1] for k in reach))
+def contributions(policy, sets: dict | None = None, known: dict | None = None,
+                  record: dict | None = None) -> dict[tuple, list[Span]]:
+    """Every distinct contribution of the side's `allow`s, with the spans of the `allow`s that make it.
 
-
-def flows_and_reach(policy, summary: Summary, flows=None, focus: Focus | None = None) -> None:
-    """Fill `summary.flows` with (source, destination, service) -> raw facts, and `summary.reach`.
-
-    Raw facts are tuples (datatypes, cuts of the source, cuts of the destination, log, spans),
-    frozensets all but `log` and `spans`; `FlowFacts` are made only for what the diff reports.
-    `flows`: only these `allow`s; `focus`: only these triples and reach entries.
+    An `allow` with no source or no destination left contributes nothing and is left out.
+    `sets`: a table of the sets already made (for the other side), so that equal parts of the
+    two sides' contributions are the same objects and compare at once. `known` (id of an
+    `allow` -> (the `allow`, its contribution or None)): contributions worked out for another
+    side that defines exactly the same things, for the `allow` objects both sides share;
+    `record`: where to note this side's, for the other.
     """
     space = _Space(policy)
-    service_carries = {name: frozenset(r.name for r in s.carries) for name, s in policy.services.items()}
-    hosts = policy.hosts
-    holds = {name: frozenset(r.name for r in z.holds) for name, z in policy.zones.items()}
-    endpoint_lists: dict[int, list] = {}
-    triples: dict[tuple[str, str, str], tuple] = {}
-    reach: dict[tuple[str, str], list] = {}
-    setdefault = triples.setdefault
-    nothing: frozenset[str] = frozenset()
-    for flow in policy.flows if flows is None else flows:
-        if focus is not None and not (any(r.name in focus.services for r in flow.services)
-                                      or focus.datatypes and _carries(flow, service_carries) & focus.datatypes):
+    carries = {name: frozenset(r.name for r in s.carries) for name, s in policy.services.items()}
+    zone_of = {name: host.zone.name for name, host in policy.hosts.items()}
+    intern = ({} if sets is None else sets).setdefault
+    expand = policy.expand
+    endpoints_of: dict[tuple, frozenset] = {}  # (selector, carve-outs), by their items -> endpoints
+    services_of: dict[tuple, tuple] = {}
+    places_of: dict[tuple[int, int], frozenset] = {}
+    groups: dict[tuple, list[Span]] = {}
+
+    def endpoints(selector, carve_outs) -> frozenset:
+        key = (_items_key(selector), tuple(_items_key(s) for s in carve_outs) if carve_outs else ())
+        found = endpoints_of.get(key)
+        if found is None:
+            excluded = _excluded(policy, carve_outs) if carve_outs else _NOTHING
+            found = _endpoints(expand(selector), excluded, space)
+            found = endpoints_of[key] = intern(found, found)
+        return found
+
+    def contribution(flow) -> tuple | None:
+        sources = endpoints(flow.source, flow.except_from)
+        if not sources:
+            return None
+        destinations = endpoints(flow.destination, flow.except_to)
+        if not destinations:
+            return None
+        key = (tuple(r.name for r in flow.services), tuple(r.name for r in flow.carrying))
+        found = services_of.get(key)
+        if found is None:
+            carrying = frozenset(key[1])
+            by_name = {name: carries.get(name, _NOTHING) | carrying for name in key[0]}
+            services = tuple(sorted((name, intern(carried, carried)) for name, carried in by_name.items()))
+            datatypes = carrying.union(*by_name.values())
+            found = services_of[key] = (intern(services, services), intern(datatypes, datatypes))
+        services, datatypes = found
+        places = _NOTHING
+        if datatypes:
+            pair = (id(sources), id(destinations))
+            places = places_of.get(pair)
+            if places is None:
+                places = frozenset(zone_of.get(e, e) for e, _ in sources | destinations)
+                places = places_of[pair] = intern(places, places)
+        return (sources, destinations, services, flow.log, datatypes, places)
+
+    for flow in policy.flows:
+        hit = None if known is None else known.get(id(flow))
+        if hit is not None and hit[0] is flow:
+            made = hit[1]
+        else:
+            made = contribution(flow)
+            if record is not None:
+                record[id(flow)] = (flow, made)
+        if made is None:
             continue
-        spans = (flow.span,)
-        log = flow.log
-        carrying = frozenset(r.name for r in flow.carrying)
-        sides = []
-        for selector, carve_outs in ((flow.source, flow.except_from), (flow.destination, flow.except_to)):
-            members = policy.expand(selector)
-            if carve_outs:
-                sides.append(_endpoints(members, _excluded(policy, carve_outs), space))
-            else:
-                cached = endpoint_lists.get(id(members))
-                if cached is None:
-                    cached = endpoint_lists[id(members)] = [(e, nothing) for e in members.endpoints()]
-                sides.append(cached)
-        sources, destinations = sides
-        if not sources or not destinations:
-            continue
-        whole = len(flow.except_from) + len(flow.except_to) == 0
-        flow_datatypes = set(carrying)
-        triple_sources, triple_destinations = sources, destinations
-        if focus is not None:
-            triple_sources = [e for e in sources if e[0] in focus.sources]
-            triple_destinations = [e for e in destinations if e[0] in focus.destinations]
-        for ref in flow.services:
-            name = ref.name
-            datatypes = service_carries.get(name, nothing) | carrying
-            flow_datatypes |= datatypes
-            if focus is not None and name not in focus.services:
-                continue
-            plain = (datatypes, nothing, nothing, log, spans)
-            for source, cut_source in triple_sources:
-                for destination, cut_destination in triple_destinations:
+        spans = groups.get(made)
+        if spans is None:
+            groups[made] = [flow.span]
+        else:
+            spans.append(flow.span)
+    return groups
+
+
+_ITEM_VALUE = {"name": "name", "tag": "tag", "holding": "datatype", "address": "cidr"}
+
+
+def _items_key(selector) -> tuple:
+    """A selector's items without their positions: equal for selectors that expand alike."""
+    key = []
+    for item in selector.items:
+        values = item.__dict__
+        field = _ITEM_VALUE.get(values.get("kind"))
+        key.append(item if field is None else (values["kind"], values[field]))  # an item kind added later: as is
+    return tuple(key)
+
+
+def fold(items, triples: dict, reach: dict, keys=None, reach_keys=None) -> None:
+    """Add contributions, each with its spans, to `triples` and `reach` (only `keys` / `reach_keys` if given).
+
+    triples: (source, destination, service) -> raw facts (datatypes, cuts of the source, cuts of the
+    destination, log, spans), frozensets all but `log` and `spans`; several `allow`s add up: data
+    types by union, cuts by intersection, `log` by or. reach: (place, data type) -> spans.
+    """
+    for (sources, destinations, services, log, datatypes, places), spans in items:
+        spans = tuple(spans)
+        for name, carried in services:
+            for source, cut_source in sources:
+                for destination, cut_destination in destinations:
                     key = (source, destination, name)
-                    if focus is not None and key not in focus.keys:
+                    if keys is not None and key not in keys:
                         continue
-                    value = plain if whole else (datatypes, cut_source, cut_destination, log, spans)
-                    found = setdefault(key, value)
-                    if found is not value:
-                        triples[key] = (found[0] | datatypes, found[1] & cut_source, found[2] & cut_destination,
+                    found = triples.get(key)
+                    if found is None:
+                        triples[key] = (carried, cut_source, cut_destination, log, spans)
+                    else:
+                        triples[key] = (found[0] | carried, found[1] & cut_source, found[2] & cut_destination,
                                         found[3] or log, found[4] + spans)
-        if flow_datatypes:
-            places = set()
-            for endpoint, _ in sources + destinations:
-                host = hosts.get(endpoint)
-                places.add(host.zone.name if host is not None else endpoint)
-            for place in places:
-                for datatype in flow_datatypes:
-                    if focus is None or (place, datatype) in focus.reach:
-                        reach.setdefault((place, datatype), []).append(flow.span)
-    summary.flows = triples
-    summary.reach = {
-        (place, datatype): ReachEntry(place, "zone" if place in policy.zones else "address", datatype,
+        for place in places:
+            for datatype in datatypes:
+                if reach_keys is None or (place, datatype) in reach_keys:
+                    found = reach.get((place, datatype))
+                    if found is None:
+                        reach[(place, datatype)] = list(spans)
+                    else:
+                        found.extend(spans)
+
+
+def reach_entries(reach: dict, zones, holds: dict) -> dict[tuple[str, str], ReachEntry]:
+    """(place, data type) -> spans, as `ReachEntry`s (`zones`: the side's zone names, `holds`: zone -> data types)."""
+    return {
+        (place, datatype): ReachEntry(place, "zone" if place in zones else "address", datatype,
                                       datatype in holds.get(place, ()), spans_of(spans))
         for (place, datatype), spans in reach.items()
     }
-
-
-def _carries(flow, service_carries: dict) -> frozenset:
-    carried = frozenset(r.name for r in flow.carrying)
-    for ref in flow.services:
-        carried |= service_carries.get(ref.name, frozenset())
-    return carried
 
 
 def facts(raw: tuple) -> FlowFacts:

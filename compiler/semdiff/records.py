@@ -125,13 +125,35 @@ class Summary:
     info: SideInfo
     errors: list[Diagnostic] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
-    flows: dict[tuple[str, str, str], tuple] = field(default_factory=dict)  # raw facts, see flows.flows_and_reach
+    flows: dict[tuple[str, str, str], tuple] = field(default_factory=dict)  # raw facts, see flows.fold
     kinds: dict[str, str] = field(default_factory=dict)
     zone_of: dict[str, str] = field(default_factory=dict)  # host -> its zone
     reach: dict[tuple[str, str], ReachEntry] = field(default_factory=dict)
     verdicts: dict[tuple, Verdict] = field(default_factory=dict)
     definitions: dict[tuple[str, str], Definition] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SideFacts:
+    """What a side says before the sides are compared (plain data: picklable, sent by a forked side).
+
+    `model` is the side's model key (`canonical.model_of`), or its digest when the side was
+    analysed in another process: equal, the same model but for positions and documentation, so
+    no verdict can differ. `contributions` maps what each `allow` adds (see
+    `flows.contributions`) to the spans of the `allow`s that add it.
+    """
+
+    info: SideInfo
+    errors: list[Diagnostic] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+    model: object = None
+    definitions: dict[tuple[str, str], Definition] = field(default_factory=dict)
+    contributions: dict[tuple, list[Span]] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    zone_of: dict[str, str] = field(default_factory=dict)  # host -> its zone
+    zones: frozenset[str] = frozenset()
+    holds: dict[str, frozenset[str]] = field(default_factory=dict)  # zone -> the data types it holds
 
 
 @dataclass

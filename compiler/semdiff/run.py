@@ -7,17 +7,16 @@ import datetime as dt
 import gc
 import os
 import tempfile
-from collections import Counter
 from pathlib import Path
 
-from .canonical import model_of
+from .canonical import model_digest
 from .compare import compare
-from .flows import focus_of
-from .fork import in_child
+from .focus import flow_tables
 from .git import materialise, repository
+from .load import Location, ParseCache, location
 from .records import DiffInputError, PolicyDiff, SideInfo
-from .sides import ParseCache, load_side, location
-from .summary import analyse
+from .summary import Shared, summary_of
+from .workers import ForkedSide, LocalSide
 
 
 def diff_paths(old: str | Path, new: str | Path, *, as_of: dt.date | None = None,
@@ -30,8 +29,9 @@ def diff_paths(old: str | Path, new: str | Path, *, as_of: dt.date | None = None
     `parallel`: analyse the two sides in two processes (None: when the policy is large, the
     machine has two CPUs and `os.fork` exists). Files equal on both sides are parsed once, and
     when both sides are the same model (reordered, moved, reformatted) neither is verified.
-    `incremental`: when both sides define the same things, expand only the `allow`s that differ
-    (and whatever else covers the same triples); False expands every `allow` (the same result).
+    `incremental`: compute only the triples and reach entries of the `allow`s whose contribution
+    differs between the sides (and whatever else covers the same ones); False computes every
+    triple and reach entry (the same result).
     """
     as_of = as_of or dt.date.today()
     disabled = frozenset(disabled)
@@ -47,57 +47,65 @@ def diff_paths(old: str | Path, new: str | Path, *, as_of: dt.date | None = None
             info = dataclasses.replace(info, prefix=prefix)
         sides.append((where, info))
     (old_location, old_info), (new_location, new_info) = sides
-    cache = ParseCache()
-    old_result = load_side(old_location, cache)
-    new_result = load_side(new_location, cache)
-    del cache
     options = {"as_of": as_of, "disabled": disabled, "verify": verify}
-    old_definitions = new_definitions = None
-    if _readable(old_result) and _readable(new_result):
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            old_definitions, old_key, old_flows = model_of(old_result.policy)
-            new_definitions, new_key, new_flows = model_of(new_result.policy)
-            options["verdicts"] = old_key != new_key
-            if incremental and old_key[0] == new_key[0]:  # same definitions: only `allow`s that differ matter
-                counts = Counter(old_flows)
-                counts.subtract(Counter(new_flows))
-                changed = {flow for flow, count in counts.items() if count}
-                options["focus"] = focus_of([
-                    (result.policy, [f for f, c in zip(result.policy.flows, canon) if c in changed])
-                    for result, canon in ((old_result, old_flows), (new_result, new_flows))])
-        finally:
-            if collecting:
-                gc.enable()
+    collecting = gc.isenabled()
+    gc.disable()  # millions of model objects and no cycles: a collection would walk them all
+    try:
+        return _diff(old_location, old_info, new_location, new_info, options, parallel, incremental)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _diff(old_location: Location, old_info: SideInfo, new_location: Location, new_info: SideInfo,
+          options: dict, parallel: bool | None, incremental: bool) -> PolicyDiff:
+    cache = ParseCache()
+    size = cache.parse_common(old_location, new_location)
     if parallel is None:
-        parallel = options.get("verdicts", True) and verify and _worth_forking(old_result)
+        parallel = _worth_forking(size)
+    shared = Shared()
     if parallel and hasattr(os, "fork"):
-        pending = in_child(lambda: analyse(old_result, old_info, definitions=old_definitions, **options))
-        new_summary = analyse(new_result, new_info, definitions=new_definitions, **options)
-        old_summary = pending()
+        old_side = ForkedSide(old_location, old_info, cache, options)
     else:
-        old_summary = analyse(old_result, old_info, definitions=old_definitions, **options)
-        new_summary = analyse(new_result, new_info, definitions=new_definitions, **options)
-    return compare(old_summary, new_summary)
+        old_side = LocalSide(old_location, old_info, cache, options, shared)
+    try:
+        new_side = LocalSide(new_location, new_info, cache, options, shared)
+        del cache, shared
+        old, new = old_side.facts(), new_side.facts()
+        readable = not old.errors and not new.errors
+        wanted = readable and not _same_model(old.model, new.model)  # the same model: no verdict can differ
+        old_side.ask(wanted)
+        new_side.ask(wanted)
+        new_verdicts = new_side.verdicts()
+        tables = (({}, {}), ({}, {}))
+        if readable:
+            tables = flow_tables(old.contributions, new.contributions, old.zone_of, new.zone_of, incremental)
+        old_verdicts = old_side.verdicts()
+    finally:
+        old_side.close()
+    (old_triples, old_reach), (new_triples, new_reach) = tables
+    return compare(summary_of(old, old_triples, old_reach, *old_verdicts),
+                   summary_of(new, new_triples, new_reach, *new_verdicts))
 
 
-def _readable(result) -> bool:
-    return not any(d.exit_class == "input" for d in result.diagnostics)
+def _same_model(old, new) -> bool:
+    """Equal model keys (`canonical.model_of`); a side analysed in another process sends a digest."""
+    if isinstance(old, bytes) or isinstance(new, bytes):
+        old, new = (key if isinstance(key, bytes) else model_digest(key) for key in (old, new))
+    return old == new
 
 
-PARALLEL_FLOWS = 2_000  # below this, a second process costs more than it saves
+PARALLEL_BYTES = 150_000  # zone text of the OLD side (about 2,000 flows); below this a fork costs more than it saves
 
 
-def _worth_forking(result) -> bool:
+def _worth_forking(size: int) -> bool:
     if os.environ.get("SEPTUM_DIFF_JOBS") == "1":
         return False
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:
         cpus = os.cpu_count() or 1
-    policy = result.policy
-    return cpus > 1 and policy is not None and len(policy.flows) >= PARALLEL_FLOWS
+    return cpus > 1 and size >= PARALLEL_BYTES
 
 
 def diff_revisions(path: str | Path = "zones", base: str = "HEAD", head: str | None = None, *,
