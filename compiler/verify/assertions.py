@@ -106,9 +106,10 @@ def only_may_connect(policy: Policy, assertion: Assertion, body: OnlyMayConnect)
     target = policy.expand(body.target)
     target_zones = intent.zones_of_members(target)
     services = [r.name for r in body.services]
+    target_mask = intent.mask_of(target_zones)
     findings = []
     for index in (intent.flows_with_service(services) if services else range(len(policy.flows))):
-        if intent.sides[index][1].zones.isdisjoint(target_zones):
+        if not intent.destination_sides[index].mask & target_mask:
             continue  # no destination in (or covered by) the target
         flow = policy.flows[index]
         flow_services = intent.services[index]

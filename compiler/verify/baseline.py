@@ -57,32 +57,31 @@ def data_flow(policy: Policy) -> list[Diagnostic]:
 
 def _spread(intent, carriers, holders: set[str]) -> dict[str, list]:
     """Breadth-first from every holder (in name order): each zone the data reaches, with its
-    shortest chain. A zone's neighbours are taken in the order of the zone pairs that connect
-    them (source zone, destination zone), each over the least step of that pair."""
+    shortest chain. A zone's new neighbours are taken in the order of the first zone pair
+    (source zone, destination zone) that connects each, over the least step of that pair."""
     chains: dict[str, list] = {zone: [] for zone in holders}
+    reached = intent.mask_of(holders)
     queue = deque(sorted(holders))
     while queue:
         zone = queue.popleft()
         outs, ins = carriers.neighbours(zone)
-        outs.difference_update(chains)
-        ins.difference_update(chains)
-        if not outs and not ins:
+        fresh = (outs | ins) & ~reached
+        if not fresh:
             continue
-        first_pairs = []
-        for n in outs | ins:
-            if n in ins and (n < zone or n not in outs):
-                first_pairs.append((n, zone))
-            else:
-                first_pairs.append((zone, n))
-        first_pairs.sort()
-        wanted_out = {zd for zs, zd in first_pairs if zs == zone}
-        wanted_in = {zs for zs, zd in first_pairs if zd == zone}
-        best = carriers.first_steps(zone, wanted_out, wanted_in)
-        for pair in first_pairs:
-            key, index = best[pair]
+        below = intent.zone_bit[zone] - 1  # zones named before this one
+        before_in = fresh & ins & below  # pairs (n, zone) with n < zone come first
+        out_pairs = fresh & outs & ~before_in  # then (zone, n)
+        after_in = fresh & ~before_in & ~out_pairs  # then (n, zone) with n > zone
+        best = carriers.first_steps(zone, set(intent.names_of(out_pairs)),
+                                    set(intent.names_of(before_in | after_in)))
+        pairs = [(n, zone) for n in intent.names_of(before_in)] + [(zone, n) for n in intent.names_of(out_pairs)] \
+            + [(n, zone) for n in intent.names_of(after_in)]
+        for pair in pairs:
+            _, index = best[pair]
             nxt = pair[1] if pair[0] == zone else pair[0]
             chains[nxt] = chains[zone] + [intent.step(index, *pair)]
             queue.append(nxt)
+        reached |= fresh
     return chains
 
 
@@ -137,7 +136,8 @@ def internet_inbound(policy: Policy) -> list[Diagnostic]:
     intent = intent_of(policy)
     findings = []
     flows = policy.flows
-    for index in [i for i, (source, _) in enumerate(intent.sides) if "internet" in source.zones]:
+    internet = intent.zone_bit["internet"]
+    for index in [i for i, source in enumerate(intent.source_sides) if source.mask & internet]:
         flow = flows[index]
         for source, destination, zs, zd in intent.pairs(index):
             if zs != "internet" or zd == "internet" or policy.zones[zd].broker:

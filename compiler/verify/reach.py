@@ -17,6 +17,7 @@ location), so witnesses do not depend on statement order.
 from __future__ import annotations
 
 import bisect
+import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterator
@@ -24,7 +25,7 @@ from typing import Iterator
 import netaddr
 
 from ..diagnostics import Hop
-from ..model import Flow
+from ..model import Flow, SelName
 from ..resolve import Members, Policy, selector_key
 
 
@@ -43,11 +44,12 @@ class Side:
     each with the zones it lies in; the union of those zones; and, per zone, the endpoint that
     comes first by name (the one a witness names)."""
 
-    __slots__ = ("endpoints", "zones", "_first")
+    __slots__ = ("endpoints", "zones", "mask", "_first")
 
     def __init__(self, endpoints: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
         self.endpoints = endpoints
         self.zones: frozenset[str] = frozenset(z for _, zones in endpoints for z in zones)
+        self.mask = 0  # the zones as bits of `Intent.zone_bit`, set once every side is known
         self._first: dict[str, str] | None = None
 
     def first(self, zone: str) -> str:
@@ -63,6 +65,27 @@ class Side:
         return first[zone]
 
 
+_DOTTED_QUAD = re.compile(  # no leading zeros: netaddr refuses them, and so must this
+    r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})(?:/(0|[1-9][0-9]?))?"
+)
+
+
+def _address_range(cidr: str) -> tuple[int, int, int]:
+    """(IP version, first address, last address) of a CIDR, as `netaddr.IPNetwork` reads it;
+    dotted-quad IPv4 (most addresses of a policy) without netaddr, which takes ten times as long."""
+    match = _DOTTED_QUAD.fullmatch(cidr)
+    if match is not None:
+        a, b, c, d, prefix = match.groups()
+        a, b, c, d = int(a), int(b), int(c), int(d)
+        length = 32 if prefix is None else int(prefix)
+        if a <= 255 and b <= 255 and c <= 255 and d <= 255 and length <= 32:
+            host = 0xFFFFFFFF >> length
+            first = (a << 24 | b << 16 | c << 8 | d) & ~host
+            return 4, first, first | host
+    net = netaddr.IPNetwork(cidr)
+    return net.version, int(net.first), int(net.last)
+
+
 class Intent:
     """Per flow (in `policy.flows` order): its source and destination `Side`s and its service
     names; zone-level adjacency and indexes built on first use."""
@@ -74,19 +97,83 @@ class Intent:
         self._networks: list = []
         self._widest: dict = {}
         self._address_zones: dict[str, tuple[str, ...]] = {}
-        self._memo: dict = {}  # interned sides, service tuples, data-type sets
-        self.sides: list[tuple[Side, Side]] = []
+        self._encrypted: dict[tuple[str, ...], frozenset[str]] = {}
+        self._sides: dict = {}  # (selector key, carve-out keys) or a bare name -> Side
+        # per flow, in `policy.flows` order: its sides, its service names (as written), the data
+        # types it moves
+        self.source_sides: list[Side] = []
+        self.destination_sides: list[Side] = []
         self.services: list[tuple[str, ...]] = []
-        self._datatypes: list[frozenset[str]] | None = None
-        self._out: dict[str, set[str]] | None = None
+        self.datatypes_of: list[frozenset[str]] = []
+        self._out: dict[str, int] | None = None
         self._by_source: dict[str, list[int]] | None = None
         self._by_service: dict[str, list[int]] | None = None
         self._carrying: dict[str, object] = {}
-        memo = self._memo
-        for flow in policy.flows:
+        # One pass over the flows (a large policy's model is spread over memory: touching each
+        # flow once is what costs), keeping only what the checks ask about.
+        sides, side_of = self._sides, self._side
+        service_tuples, datatypes_of = self.services, self.datatypes_of
+        source_sides, destination_sides = self.source_sides, self.destination_sides
+        interned: dict[tuple[str, ...], tuple[str, ...]] = {}
+        moved: dict[tuple, frozenset[str]] = {}  # (services, carrying) -> data types
+        carrying_names: dict[str, list[int]] = {}
+        no_carve = ()
+        for index, flow in enumerate(policy.flows):
             services = tuple([r.name for r in flow.services])
-            self.services.append(memo.setdefault(services, services))
-            self.sides.append((self._side(flow.source, flow.except_from), self._side(flow.destination, flow.except_to)))
+            services = interned.setdefault(services, services)
+            service_tuples.append(services)
+            carrying = flow.carrying
+            key = (services, tuple([r.name for r in carrying]) if carrying else no_carve)
+            datatypes = moved.get(key)
+            if datatypes is None:
+                datatypes = moved[key] = frozenset(policy.service_datatypes(services).union(key[1]))
+            datatypes_of.append(datatypes)
+            for r in carrying:
+                found = carrying_names.setdefault(r.name, [])
+                if not found or found[-1] != index:
+                    found.append(index)
+            source, destination = flow.source, flow.destination
+            # a single name without carve-outs (most flows): the side is keyed by the name
+            items = source.items
+            if len(items) == 1 and type(items[0]) is SelName and not flow.except_from:
+                source_side = sides.get(items[0].name) or side_of(source, no_carve, items[0].name)
+            else:
+                source_side = side_of(source, flow.except_from)
+            items = destination.items
+            if len(items) == 1 and type(items[0]) is SelName and not flow.except_to:
+                destination_side = sides.get(items[0].name) or side_of(destination, no_carve, items[0].name)
+            else:
+                destination_side = side_of(destination, flow.except_to)
+            source_sides.append(source_side)
+            destination_sides.append(destination_side)
+        self._carrying_clause = carrying_names
+        # Zone sets as bits, in name order: unions are integer ORs, and the set bits of a mask
+        # come out lowest first, which is name order.
+        names = set(policy.zones)
+        for side in sides.values():
+            names.update(side.zones)
+        self.zone_names: list[str] = sorted(names)
+        self.zone_bit: dict[str, int] = {name: 1 << i for i, name in enumerate(self.zone_names)}
+        for side in sides.values():
+            mask = 0
+            for zone in side.zones:
+                mask |= self.zone_bit[zone]
+            side.mask = mask
+
+    def names_of(self, mask: int) -> Iterator[str]:
+        """The zones of a mask, in name order."""
+        names = self.zone_names
+        while mask:
+            low = mask & -mask
+            yield names[low.bit_length() - 1]
+            mask ^= low
+
+    def mask_of(self, zones) -> int:
+        bit = self.zone_bit
+        mask = 0
+        for zone in zones:
+            mask |= bit.get(zone, 0)
+        return mask
 
     # ---- endpoints -> zones ---------------------------------------------------------
 
@@ -104,20 +191,17 @@ class Intent:
         if cached is None:
             if not self._networks:
                 self._networks = sorted(
-                    (net.version, int(net.first), int(net.last), zone.name)
-                    for zone in self.policy.zones.values()
-                    for net in (netaddr.IPNetwork(n.cidr) for n in zone.networks)
+                    (*_address_range(n.cidr), zone.name) for zone in self.policy.zones.values() for n in zone.networks
                 )
                 for version, f, l, _ in self._networks:
                     self._widest[version] = max(self._widest.get(version, 0), l - f)
             try:
-                net = netaddr.IPNetwork(cidr)
+                version, first, last = _address_range(cidr)
             except (netaddr.AddrFormatError, ValueError):
                 return ("internet",)
-            first, last = int(net.first), int(net.last)
             # networks sorted by start: only those starting in [first - widest, last] can overlap
-            low = bisect.bisect_left(self._networks, (net.version, first - self._widest.get(net.version, 0)))
-            high = bisect.bisect_right(self._networks, (net.version, last, float("inf")))
+            low = bisect.bisect_left(self._networks, (version, first - self._widest.get(version, 0)))
+            high = bisect.bisect_right(self._networks, (version, last, float("inf")))
             overlapping = [(f, l, z) for v, f, l, z in self._networks[low:high] if f <= last and first <= l]
             zones = sorted({z for _, _, z in overlapping})
             inside = sum(min(l, last) - max(f, first) + 1 for f, l, _ in overlapping)
@@ -139,22 +223,25 @@ class Intent:
 
     # ---- flows ------------------------------------------------------------------------
 
-    def _side(self, selector, carve_outs) -> Side:
-        key = (selector_key(selector), tuple([selector_key(s) for s in carve_outs]) if carve_outs else ())
-        side = self._memo.get(key)
+    def _side(self, selector, carve_outs, key=None) -> Side:
+        if key is None:
+            key = (selector_key(selector), tuple([selector_key(s) for s in carve_outs]) if carve_outs else ())
+        side = self._sides.get(key)
         if side is None:
             policy = self.policy
             endpoints = policy.expand(selector).sorted_endpoints
             if carve_outs:
-                endpoints = [e for e in endpoints if not policy.carved(carve_outs, e)]
-            side = self._memo[key] = Side(tuple((e, self.zones_of(e)) for e in endpoints))
+                removed = [policy.expand(s) for s in carve_outs]  # `policy.carved`, expanded once
+                covers = policy.covers
+                endpoints = [e for e in endpoints if not any([covers(members, e) for members in removed])]
+            side = self._sides[key] = Side(tuple((e, self.zones_of(e)) for e in endpoints))
         return side
 
     def pairs(self, index: int) -> Iterator[tuple[str, str, str, str]]:
         """The endpoint pairs of a flow with their zones, (source, destination, source zone,
         destination zone): sources and destinations in `Members.endpoints()` order, less
         carve-outs; an address in several zones gives one pair per zone."""
-        source, destination = self.sides[index]
+        source, destination = self.source_sides[index], self.destination_sides[index]
         for s, source_zones in source.endpoints:
             for d, destination_zones in destination.endpoints:
                 for zs in source_zones:
@@ -163,26 +250,15 @@ class Intent:
 
     def crossing(self, index: int) -> tuple[str, str, str, str] | None:
         """The first pair of a flow (in `pairs` order) that crosses a zone boundary."""
-        source, destination = self.sides[index]
-        zones = source.zones | destination.zones
-        if not source.zones or not destination.zones or len(zones) < 2:
+        source, destination = self.source_sides[index].mask, self.destination_sides[index].mask
+        both = source | destination
+        if not source or not destination or not both & (both - 1):  # fewer than two zones
             return None
         return next((p for p in self.pairs(index) if p[2] != p[3]), None)
 
     def datatypes(self, index: int) -> frozenset[str]:
         """Data types a flow moves: those its services carry and those it names with `carrying`."""
-        if self._datatypes is None:
-            policy = self.policy
-            memo = self._memo
-            found = []
-            for flow, services in zip(policy.flows, self.services):
-                key = ("datatypes", services, tuple([r.name for r in flow.carrying]))
-                datatypes = memo.get(key)
-                if datatypes is None:
-                    datatypes = memo[key] = frozenset(policy.service_datatypes(services) | set(key[2]))
-                found.append(datatypes)
-            self._datatypes = found
-        return self._datatypes[index]
+        return self.datatypes_of[index]
 
     def flows_with_service(self, names) -> list[int]:
         """Indexes (ascending) of the flows that name any of these services."""
@@ -199,65 +275,48 @@ class Intent:
 
     def flows_carrying(self, datatype: str) -> list[int]:
         """Indexes (ascending) of the flows that name this data type with `carrying`."""
-        key = ("carrying-clause",)
-        index = self._memo.get(key)
-        if index is None:
-            index = self._memo[key] = {}
-            for i, flow in enumerate(self.policy.flows):
-                for r in flow.carrying:
-                    found = index.setdefault(r.name, [])
-                    if not found or found[-1] != i:
-                        found.append(i)
-        return index.get(datatype, [])
+        return self._carrying_clause.get(datatype, [])
 
     def step(self, index: int, source_zone: str, destination_zone: str) -> Step:
         """The step of one flow between two zones: its first endpoint pair by name."""
-        source, destination = self.sides[index]
-        return self._make_step(index, source.first(source_zone), destination.first(destination_zone))
+        return self._make_step(index, self.source_sides[index].first(source_zone),
+                               self.destination_sides[index].first(destination_zone))
 
     def _make_step(self, index: int, source: str, destination: str) -> Step:
         flow = self.policy.flows[index]
         services = self.services[index]
-        key = ("encrypted", services)
-        encrypted = self._memo.get(key)
+        encrypted = self._encrypted.get(services)
         if encrypted is None:
             known = self.policy.services
-            encrypted = self._memo[key] = frozenset(s for s in services if s in known and known[s].encrypted)
+            encrypted = self._encrypted[services] = frozenset(s for s in services if s in known and known[s].encrypted)
         return Step(Hop(source, destination, services, flow.span), flow, self.datatypes(index), encrypted)
 
     def step_key(self, index: int, source_zone: str, destination_zone: str) -> tuple:
         """What orders the steps of a zone pair: endpoints, services, location."""
-        source, destination = self.sides[index]
-        return (source.first(source_zone), destination.first(destination_zone), self.services[index],
-                self.policy.flows[index].span)
+        return (self.source_sides[index].first(source_zone), self.destination_sides[index].first(destination_zone),
+                self.services[index], self.policy.flows[index].span)
 
     # ---- zone-level adjacency ------------------------------------------------------------
 
-    def out(self) -> dict[str, set[str]]:
-        """Source zone -> the other zones some flow lets it open connections to."""
+    def out(self) -> dict[str, int]:
+        """Source zone -> the mask of the other zones some flow lets it open connections to."""
         if self._out is None:
-            out: dict[str, set[str]] = {}
-            seen: set[tuple[int, int]] = set()
-            for source, destination in self.sides:
-                key = (id(source), id(destination))
-                if key in seen or not destination.zones:
-                    continue
-                seen.add(key)
+            reached: dict[Side, int] = {}  # source side -> destination zones
+            get = reached.get
+            for source, destination in zip(self.source_sides, self.destination_sides):
+                reached[source] = get(source, 0) | destination.mask
+            out: dict[str, int] = {}
+            for source, mask in reached.items():
                 for zs in source.zones:
-                    zones = out.get(zs)
-                    if zones is None:
-                        out[zs] = set(destination.zones)
-                    else:
-                        zones |= destination.zones
-            for zs, zones in out.items():
-                zones.discard(zs)
-            self._out = out
+                    out[zs] = out.get(zs, 0) | mask
+            bit = self.zone_bit
+            self._out = {zs: mask & ~bit[zs] for zs, mask in out.items()}
         return self._out
 
     def _flows_from(self, zone: str) -> list[int]:
         if self._by_source is None:
             index: dict[str, list[int]] = {}
-            for i, (source, _) in enumerate(self.sides):
+            for i, source in enumerate(self.source_sides):
                 for z in source.zones:
                     index.setdefault(z, []).append(i)
             self._by_source = index
@@ -266,8 +325,9 @@ class Intent:
     def first_step(self, source_zone: str, destination_zone: str) -> Step | None:
         """The least step (by `step_key`) of any flow from one zone to another."""
         best = None
+        destinations = self.destination_sides
         for i in self._flows_from(source_zone):
-            if destination_zone in self.sides[i][1].zones:
+            if destination_zone in destinations[i].zones:
                 key = self.step_key(i, source_zone, destination_zone)
                 if best is None or key < best[0]:
                     best = (key, i)
@@ -277,7 +337,7 @@ class Intent:
         """Every step from one zone to another, one per flow and endpoint pair, least first."""
         found = []
         for i in self._flows_from(source_zone):
-            source, destination = self.sides[i]
+            source, destination = self.source_sides[i], self.destination_sides[i]
             if destination_zone not in destination.zones:
                 continue
             for s, source_zones in source.endpoints:
@@ -301,23 +361,26 @@ class Intent:
         if not targets:
             return None
         out = self.out()
+        bit, names = self.zone_bit, self.zone_names
         previous: dict[str, tuple[str, Step | None] | None] = {zone: None for zone in sources}
+        visited = self.mask_of(sources)
         queue = deque((zone, 0) for zone in sorted(sources))
         while queue:
             zone, depth = queue.popleft()
             if within is not None and depth >= within:
                 continue
-            following = out.get(zone)
-            if not following:
-                continue
-            fresh = following.difference(previous)
-            for nxt in sorted(fresh):
+            fresh = out.get(zone, 0) & ~visited
+            while fresh:  # in name order
+                low = fresh & -fresh
+                fresh ^= low
+                nxt = names[low.bit_length() - 1]
                 step = None
                 if edge is not None:
                     step = next((s for s in self.steps(zone, nxt) if edge(s)), None)
                     if step is None:
                         continue
                 previous[nxt] = (zone, step)
+                visited |= low
                 if nxt in targets:
                     return self._unwind(previous, nxt)
                 if through(nxt):
@@ -349,25 +412,28 @@ class Carriers:
         self.intent = intent
         self.from_zone: dict[str, list[int]] = {}  # zone -> carrying flows whose source side has it
         self.to_zone: dict[str, list[int]] = {}
-        sides = intent.sides
-        for i in range(len(sides)):
-            if datatype in intent.datatypes(i):
-                source, destination = sides[i]
-                if not source.zones or not destination.zones:
+        sources, destinations = intent.source_sides, intent.destination_sides
+        for i, datatypes in enumerate(intent.datatypes_of):
+            if datatype in datatypes:
+                source, destination = sources[i], destinations[i]
+                if not source.mask or not destination.mask:
                     continue
                 for z in source.zones:
                     self.from_zone.setdefault(z, []).append(i)
                 for z in destination.zones:
                     self.to_zone.setdefault(z, []).append(i)
 
-    def neighbours(self, zone: str) -> tuple[set[str], set[str]]:
-        """The zones a carrying flow connects this zone to, and those it connects from."""
-        sides = self.intent.sides
-        outs = set().union(*(sides[i][1].zones for i in self.from_zone.get(zone, ())))
-        ins = set().union(*(sides[i][0].zones for i in self.to_zone.get(zone, ())))
-        outs.discard(zone)
-        ins.discard(zone)
-        return outs, ins
+    def neighbours(self, zone: str) -> tuple[int, int]:
+        """The masks of the zones a carrying flow connects this zone to, and of those it
+        connects from."""
+        intent = self.intent
+        outs = ins = 0
+        for i in self.from_zone.get(zone, ()):
+            outs |= intent.destination_sides[i].mask
+        for i in self.to_zone.get(zone, ()):
+            ins |= intent.source_sides[i].mask
+        other = ~intent.zone_bit[zone]
+        return outs & other, ins & other
 
     def first_steps(self, zone: str, outs: set[str], ins: set[str]) -> dict[tuple[str, str], tuple]:
         """For each zone pair (zone, n) with n in `outs` and (n, zone) with n in `ins`: the least
@@ -377,9 +443,9 @@ class Carriers:
         for wanted, flows, outgoing in ((outs, self.from_zone, True), (ins, self.to_zone, False)):
             if not wanted:
                 continue
+            sides = intent.destination_sides if outgoing else intent.source_sides
             for i in flows.get(zone, ()):
-                source, destination = intent.sides[i]
-                for n in (destination.zones if outgoing else source.zones) & wanted:
+                for n in sides[i].zones & wanted:
                     pair = (zone, n) if outgoing else (n, zone)
                     key = intent.step_key(i, *pair)
                     known = best.get(pair)
@@ -391,16 +457,17 @@ class Carriers:
         """Every (carrying flow, zone pair) that touches this zone, as (rank(neighbour),
         neighbour, pair, step key..., flow index), sorted."""
         intent = self.intent
+        flows = intent.policy.flows
         entries = []
         for i in self.from_zone.get(zone, ()):
-            source, destination = intent.sides[i]
-            first, services, span = source.first(zone), intent.services[i], intent.policy.flows[i].span
+            source, destination = intent.source_sides[i], intent.destination_sides[i]
+            first, services, span = source.first(zone), intent.services[i], flows[i].span
             for n in destination.zones:
                 if n != zone:
                     entries.append((rank(n), n, (zone, n), first, destination.first(n), services, span, i))
         for i in self.to_zone.get(zone, ()):
-            source, destination = intent.sides[i]
-            first, services, span = destination.first(zone), intent.services[i], intent.policy.flows[i].span
+            source, destination = intent.source_sides[i], intent.destination_sides[i]
+            first, services, span = destination.first(zone), intent.services[i], flows[i].span
             for n in source.zones:
                 if n != zone:
                     entries.append((rank(n), n, (n, zone), source.first(n), first, services, span, i))
