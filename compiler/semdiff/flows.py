@@ -68,10 +68,10 @@ def _block(cidr: str) -> tuple[int, int, int] | None:
     return network.version, int(network.network_address), int(network.broadcast_address)
 
 
-def _excluded(policy, selectors) -> frozenset[str]:
+def _excluded(carved) -> frozenset[str]:
+    """Every endpoint the carve-outs' `Members` name."""
     excluded: set[str] = set()
-    for selector in selectors:
-        members = policy.expand(selector)
+    for members in carved:
         excluded |= members.zones | members.hosts | members.addresses
     return frozenset(excluded)
 
@@ -106,79 +106,96 @@ def contributions(policy, sets: dict | None = None, known: dict | None = None,
     side that defines exactly the same things, for the `allow` objects both sides share;
     `record`: where to note this side's, for the other.
     """
-    space = _Space(policy)
-    carries = {name: frozenset(r.name for r in s.carries) for name, s in policy.services.items()}
-    zone_of = {name: host.zone.name for name, host in policy.hosts.items()}
-    intern = ({} if sets is None else sets).setdefault
-    expand = policy.expand
-    endpoints_of: dict[tuple, frozenset] = {}  # (selector, carve-outs), by their items -> endpoints
-    services_of: dict[tuple, tuple] = {}
-    places_of: dict[tuple[int, int], frozenset] = {}
+    parts = _Parts(policy, {} if sets is None else sets)
     groups: dict[tuple, list[Span]] = {}
-
-    def endpoints(selector, carve_outs) -> frozenset:
-        key = (_items_key(selector), tuple(_items_key(s) for s in carve_outs) if carve_outs else ())
-        found = endpoints_of.get(key)
-        if found is None:
-            excluded = _excluded(policy, carve_outs) if carve_outs else _NOTHING
-            found = _endpoints(expand(selector), excluded, space)
-            found = endpoints_of[key] = intern(found, found)
-        return found
-
-    def contribution(flow) -> tuple | None:
-        sources = endpoints(flow.source, flow.except_from)
-        if not sources:
-            return None
-        destinations = endpoints(flow.destination, flow.except_to)
-        if not destinations:
-            return None
-        key = (tuple(r.name for r in flow.services), tuple(r.name for r in flow.carrying))
-        found = services_of.get(key)
-        if found is None:
-            carrying = frozenset(key[1])
-            by_name = {name: carries.get(name, _NOTHING) | carrying for name in key[0]}
-            services = tuple(sorted((name, intern(carried, carried)) for name, carried in by_name.items()))
-            datatypes = carrying.union(*by_name.values())
-            found = services_of[key] = (intern(services, services), intern(datatypes, datatypes))
-        services, datatypes = found
-        places = _NOTHING
-        if datatypes:
-            pair = (id(sources), id(destinations))
-            places = places_of.get(pair)
-            if places is None:
-                places = frozenset(zone_of.get(e, e) for e, _ in sources | destinations)
-                places = places_of[pair] = intern(places, places)
-        return (sources, destinations, services, flow.log, datatypes, places)
-
     for flow in policy.flows:
         hit = None if known is None else known.get(id(flow))
         if hit is not None and hit[0] is flow:
             made = hit[1]
         else:
-            made = contribution(flow)
+            made = parts.contribution(flow)
             if record is not None:
                 record[id(flow)] = (flow, made)
-        if made is None:
-            continue
-        spans = groups.get(made)
-        if spans is None:
-            groups[made] = [flow.span]
-        else:
-            spans.append(flow.span)
+        if made is not None:
+            spans = groups.get(made)
+            if spans is None:
+                groups[made] = [flow.span]
+            else:
+                spans.append(flow.span)
     return groups
 
 
-_ITEM_VALUE = {"name": "name", "tag": "tag", "holding": "datatype", "address": "cidr"}
+class _Parts:
+    """The parts of contributions, each worked out once per side and made once (`sets`) per diff."""
 
+    def __init__(self, policy, sets: dict) -> None:
+        self.space = _Space(policy)
+        self.expand = policy.expand
+        self.carries = {name: frozenset(r.name for r in s.carries) for name, s in policy.services.items()}
+        self.zone_of = {name: host.zone.name for name, host in policy.hosts.items()}
+        self.intern = sets.setdefault
+        # `expand` gives equal selectors one `Members`: endpoints by the ids of the selector's and
+        # carve-outs' `Members` (kept in the value, so that the ids stay theirs)
+        self.plain: dict[int, tuple] = {}
+        self.carved: dict[tuple, tuple] = {}
+        self.services: dict[tuple, tuple] = {}
+        self.places: dict[tuple[int, int], frozenset] = {}
+        self.zones: dict[int, tuple] = {}
 
-def _items_key(selector) -> tuple:
-    """A selector's items without their positions: equal for selectors that expand alike."""
-    key = []
-    for item in selector.items:
-        values = item.__dict__
-        field = _ITEM_VALUE.get(values.get("kind"))
-        key.append(item if field is None else (values["kind"], values[field]))  # an item kind added later: as is
-    return tuple(key)
+    def contribution(self, flow) -> tuple | None:
+        values = flow.__dict__
+        sources = self.endpoints(values["source"], values["except_from"])
+        if not sources:
+            return None
+        destinations = self.endpoints(values["destination"], values["except_to"])
+        if not destinations:
+            return None
+        refs, carrying = values["services"], values["carrying"]
+        key = refs[0].name if len(refs) == 1 and not carrying else (
+            tuple(r.name for r in refs), tuple(r.name for r in carrying))
+        found = self.services.get(key)
+        if found is None:
+            found = self.services[key] = self._services(*((key,), ()) if isinstance(key, str) else key)
+        services, datatypes = found
+        places = _NOTHING
+        if datatypes:
+            pair = (id(sources), id(destinations))
+            places = self.places.get(pair)
+            if places is None:
+                places = self.places[pair] = self._zones(sources) | self._zones(destinations)
+        return (sources, destinations, services, values["log"], datatypes, places)
+
+    def endpoints(self, selector, carve_outs) -> frozenset:
+        members = self.expand(selector)
+        if not carve_outs:
+            found = self.plain.get(id(members))
+            if found is None:
+                endpoints = _endpoints(members, _NOTHING, self.space)
+                found = self.plain[id(members)] = (members, self.intern(endpoints, endpoints))
+            return found[1]
+        carved = [self.expand(s) for s in carve_outs]
+        key = (id(members), *map(id, carved))
+        found = self.carved.get(key)
+        if found is None:
+            endpoints = _endpoints(members, _excluded(carved), self.space)
+            found = self.carved[key] = (members, carved, self.intern(endpoints, endpoints))
+        return found[2]
+
+    def _services(self, names: tuple[str, ...], carrying_names: tuple[str, ...]) -> tuple:
+        carrying = frozenset(carrying_names)
+        intern = self.intern
+        by_name = {name: self.carries.get(name, _NOTHING) | carrying for name in names}
+        services = tuple(sorted((name, intern(carried, carried)) for name, carried in by_name.items()))
+        datatypes = carrying.union(*by_name.values())
+        return intern(services, services), intern(datatypes, datatypes)
+
+    def _zones(self, endpoints: frozenset) -> frozenset:
+        """The places of endpoints: a host counts for its zone, a zone or address for itself."""
+        found = self.zones.get(id(endpoints))
+        if found is None:
+            zone_of = self.zone_of
+            found = self.zones[id(endpoints)] = (endpoints, frozenset([zone_of.get(e, e) for e, _ in endpoints]))
+        return found[1]
 
 
 def fold(items, triples: dict, reach: dict, keys=None, reach_keys=None) -> None:

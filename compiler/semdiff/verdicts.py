@@ -7,6 +7,8 @@ of several equal statements, by the statement the finding is at.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 
 from ..diagnostics import Diagnostic
@@ -70,30 +72,40 @@ class _StatementIndex:
 
     def __init__(self, policy) -> None:
         self.policy = policy
-        self.by_file: dict[str, list] | None = None
+        self.by_file: dict[str, tuple] | None = None
 
-    def _build(self) -> dict[str, list]:
-        by_file: dict[str, list] = {}
+    def _build(self) -> dict[str, tuple]:
+        """Per file: its statements by position, their starts, and the furthest end so far (for bisection)."""
+        entries_of: dict[str, list] = {}
         for source in self.policy.files:
             for statement in source.statements:
                 span = statement.span
-                by_file.setdefault(span.file, []).append(
+                entries_of.setdefault(span.file, []).append(
                     ((span.line, span.column), (span.end_line, span.end_column), statement))
-        for entries in by_file.values():
+        by_file = {}
+        for file, entries in entries_of.items():
             entries.sort(key=lambda e: (e[0], e[1]))
+            starts = [start for start, _, _ in entries]
+            furthest = list(itertools.accumulate((end for _, end, _ in entries), max))
+            furthest_line = list(itertools.accumulate((end[0] for _, end, _ in entries), max))
+            by_file[file] = (entries, starts, [start[0] for start in starts], furthest, furthest_line)
         return by_file
 
     def _find(self, file: str, line: int, column: int | None):
+        """The first statement (by position) that the position is inside (with no column: the line)."""
         if self.by_file is None:
             self.by_file = self._build()
-        for start, end, statement in self.by_file.get(file, ()):
-            if column is None:
-                inside = start[0] <= line <= end[0]
-            else:
-                inside = start <= (line, column) <= end
-            if inside:
-                return statement
-        return None
+        found = self.by_file.get(file)
+        if found is None:
+            return None
+        entries, starts, start_lines, furthest, furthest_line = found
+        if column is None:  # statements starting on or before the line, the first one reaching it
+            begun = bisect.bisect_right(start_lines, line)
+            first = bisect.bisect_left(furthest_line, line, 0, begun)
+        else:
+            begun = bisect.bisect_right(starts, (line, column))
+            first = bisect.bisect_left(furthest, (line, column), 0, begun)
+        return entries[first][2] if first < begun else None
 
     def replace(self, match: re.Match) -> str:
         statement = self._find(match.group(1), int(match.group(2)), int(match.group(3)) if match.group(3) else None)
