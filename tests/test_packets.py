@@ -5,10 +5,14 @@ evaluator written here from the model alone (no packet-set code)."""
 from __future__ import annotations
 
 import functools
+import gc
 import ipaddress
 import itertools
 import random
+import re
+import sys
 import tempfile
+import weakref
 from pathlib import Path
 
 import pytest
@@ -23,7 +27,8 @@ from septum.compiler.packets.boxes import BoxSpace
 from septum.compiler.packets.flows import PolicyPackets, policy_packets
 from septum.compiler.packets.space import Packet, PacketSpace, atoms_for
 from septum.compiler.verify import packet_checks
-from septum.compiler.verify.packet_checks import PACKET_CHECKS, empty_flow, redundant_rule, unassigned_address
+from septum.compiler.verify.packet_checks import (PACKET_CHECKS, empty_flow, order_key, redundant_rule,
+                                                  unassigned_address)
 
 SERVICES = """
 service https { tcp 443; encrypted }
@@ -265,6 +270,88 @@ allow clinws -> 10.10.0.0/24, fd00:10::/64 : https, http
     assert [(d.span.line, [r.span.line for r in d.related]) for d in found] == [(last - 2, [last]), (last - 1, [last])]
 
 
+ORDER_FLOWS = [
+    "allow clinws -> ehr : https",
+    "allow clinws -> 10.10.0.0/24, fd00:10::/64 : https",  # ehr's networks: the same packets
+    "allow clinws -> ehr : https log",
+    "allow clinws -> ehr-app01 : low",
+    "allow clinws -> ehr : low",
+    "allow clinws -> ehr : high",
+    "allow clinws -> ehr-app01 : mid",
+]
+
+
+def _redundant_verdicts(directory: Path) -> list[tuple]:
+    """W521 findings without positions: the reported flow's text, the message and help with
+    locations left out, and the texts of the flows it names."""
+    result = load_policy(directory, graph=False)
+
+    def text(span) -> str:
+        return Path(span.file).read_text().splitlines()[span.line - 1]
+
+    return sorted((text(d.span), re.sub(r"\S+\.septum:\d+", "L", d.message), d.help,
+                   tuple(sorted(text(r.span) for r in d.related))) for d in redundant_rule(result.policy))
+
+
+def test_redundant_rule_does_not_depend_on_statement_or_file_order(tmp_path):
+    rng = random.Random(7)
+    seen = set()
+    for k in range(10):
+        directory = tmp_path / f"p{k}"
+        directory.mkdir()
+        flows = ORDER_FLOWS[:]
+        rng.shuffle(flows)
+        files = {"a.septum": [SERVICES, ZONES_TEXT], "b/c.septum": [], "z.septum": []}
+        for flow in flows:
+            files[rng.choice(list(files))].append(flow)
+        for name, lines in files.items():
+            (directory / name).parent.mkdir(parents=True, exist_ok=True)
+            (directory / name).write_text("\n".join(lines) + "\n")
+        seen.add(tuple(_redundant_verdicts(directory)))
+    (verdicts,) = seen
+    remove = "remove this flow (the allow-list has no order: broader flows already permit its traffic)"
+    # of three flows allowing the same packets, the one with `log` stays; the order of the others
+    # (and the flow named as the cover) is by their text, not by where they are written
+    assert verdicts == (
+        ("allow clinws -> 10.10.0.0/24, fd00:10::/64 : https",
+         "duplicate flow: the flow at L allows exactly the same packets", remove,
+         ("allow clinws -> ehr : https log",)),
+        ("allow clinws -> ehr : https", "duplicate flow: the flow at L allows exactly the same packets", remove,
+         ("allow clinws -> ehr : https log",)),
+        ("allow clinws -> ehr-app01 : low", "redundant flow: the flow at L already allows everything this one does",
+         remove, ("allow clinws -> ehr : low",)),
+        ("allow clinws -> ehr-app01 : mid",
+         "redundant flow: the flows at L and L together already allow everything this one does", remove,
+         ("allow clinws -> ehr : high", "allow clinws -> ehr : low")),
+    )
+
+
+def test_packet_sets_release_their_bdds_before_the_manager(tmp_path):
+    # CUDD refuses to free a manager while nodes are referenced ("Still N nodes referenced upon
+    # shutdown", printed from dd.cudd.BDD.__dealloc__): the cached sets must go with the policy by
+    # reference counting, and a PolicyPackets the cycle collector frees must drop its BDDs first
+    caught = []
+    hook, sys.unraisablehook = sys.unraisablehook, caught.append
+    try:
+        result = load(tmp_path, "allow clinws, lab -> ehr : https, ping\nallow clinws -> ehr : https\n")
+        policy = result.policy
+        for check in PACKET_CHECKS.values():
+            check(policy)
+        packets = policy_packets(policy)
+        assert packets.space.size(packets.flows()[0].packets) > 0  # BDDs exist, a range set among them
+        cached = weakref.ref(packets)
+        cyclic = PolicyPackets(policy)  # made by hand and stored on the policy: a reference cycle
+        assert not cyclic.space.is_empty(cyclic.flows()[0].packets)
+        policy._members["by hand"] = cyclic
+        freed = weakref.ref(cyclic)
+        del packets, cyclic, policy, result
+        gc.collect()
+        assert cached() is None and freed() is None
+    finally:
+        sys.unraisablehook = hook
+    assert [str(u.exc_value) for u in caught] == []
+
+
 def test_the_reference_hospital_is_clean():
     result = load_policy(ZONES, graph=False)
     for check in PACKET_CHECKS.values():
@@ -398,12 +485,13 @@ class Brute:
         return out
 
 
-def brute_redundant(sets: list[set]) -> tuple[list[int], list[int]]:
+def brute_redundant(sets: list[set], order: list[int]) -> tuple[list[int], list[int]]:
     """(empty flows, redundant flows) by the rule the check documents: from the last flow to the
-    first, a non-empty flow is redundant if the flows not yet found redundant cover it."""
+    first in `order` (the check's `order_key`, which no file or statement order affects), a
+    non-empty flow is redundant if the flows not yet found redundant cover it."""
     empty = [i for i, s in enumerate(sets) if not s]
     gone: set[int] = set()
-    for i in reversed(range(len(sets))):
+    for i in reversed(order):
         if not sets[i]:
             continue
         others = set().union(*(sets[j] for j in range(len(sets)) if j != i and j not in gone and sets[j]))
@@ -524,7 +612,8 @@ def test_empty_and_redundant_flows_agree_with_brute_force(text):
     result = _load_text(text)
     policy = result.policy
     sets = Brute(policy).match_sets()
-    empty, redundant = brute_redundant(sets)
+    order = sorted(range(len(policy.flows)), key=lambda i: order_key(policy.flows[i]))
+    empty, redundant = brute_redundant(sets, order)
     lines = [f.span.line for f in policy.flows]
     assert [d.span.line for d in empty_flow(policy)] == [lines[i] for i in empty], text
     found = redundant_rule(policy)
@@ -534,18 +623,24 @@ def test_empty_and_redundant_flows_agree_with_brute_force(text):
         covering = [by_line[r.span.line] for r in d.related]
         assert set(covering).isdisjoint(redundant)
         assert sets[by_line[d.span.line]] <= set().union(*(sets[j] for j in covering)), text
-    # the same verdicts from the exact BDD encoding and from boxes
-    for space in (PacketSpace(), BoxSpace()):
-        policy._members["packet-sets"] = PolicyPackets(policy, space)
+    # the same verdicts with unions of flows computed over the exact BDD encoding and over boxes
+    # (a PolicyPackets given a space computes unions in it), and over the atom BDDs (the
+    # fallback for unions too fragmented for the interval sweep)
+    messages = [(d.span.line, d.message) for d in found]
+    for space in (PacketSpace(), BoxSpace(), None):
+        packets = PolicyPackets(weakref.proxy(policy), space)
+        if space is None:
+            packets.sweep_limit = 0
+        policy._members["packet-sets"] = packets
         assert [d.span.line for d in empty_flow(policy)] == [lines[i] for i in empty]
-        assert sorted(d.span.line for d in redundant_rule(policy)) == [lines[i] for i in redundant]
+        assert [(d.span.line, d.message) for d in redundant_rule(policy)] == messages
     policy._members.pop("packet-sets")
-    # and when every flow is too wide to file by pairs (selectors spanning thousands of zones)
-    wide, packet_checks.WIDE = packet_checks.WIDE, 0
+    # and with every flow in the bit index, none filed by its (source owner, destination owner)
+    by_pair, packet_checks.BY_PAIR = packet_checks.BY_PAIR, False
     try:
-        assert [(d.span.line, d.message) for d in redundant_rule(policy)] == [(d.span.line, d.message) for d in found]
+        assert [(d.span.line, d.message) for d in redundant_rule(policy)] == messages
     finally:
-        packet_checks.WIDE = wide
+        packet_checks.BY_PAIR = by_pair
 
 
 @PROPERTY

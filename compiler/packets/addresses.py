@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Iterator
@@ -20,9 +21,22 @@ WIDTH = {4: 32, 6: 128}
 Block = tuple[int, int, int]  # (family, first, last)
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?")
+
+
 @lru_cache(maxsize=1 << 16)
 def parse_cidr(cidr: str) -> tuple[int, int, int]:
-    """`10.30.0.0/24` -> (family, network as int, prefix length). A bare address is a /32 or /128."""
+    """`10.30.0.0/24` -> (family, network as int, prefix length). A bare address is a /32 or /128.
+
+    Plain dotted-quad IPv4 (`a.b.c.d` or `a.b.c.d/n`, decimal, no leading zeros) is read
+    directly, a few times faster than `ipaddress`; anything else goes to `ipaddress`."""
+    match = _IPV4.fullmatch(cidr)
+    if match is not None:
+        a, b, c, d, length = match.groups()
+        prefix = 32 if length is None else int(length)
+        value = (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+        return 4, value & ~((1 << (32 - prefix)) - 1), prefix
     network = ipaddress.ip_network(cidr, strict=False)
     return network.version, int(network.network_address), network.prefixlen
 
@@ -111,6 +125,10 @@ class AddressSet:
 
 
 def _intersect(a, b) -> tuple[tuple[int, int], ...]:
+    if len(a) > len(b):
+        a, b = b, a
+    if len(a) * 8 < len(b):  # a few intervals against many: look each up by bisection
+        return _clip(a, b)
     out = []
     i = j = 0
     while i < len(a) and j < len(b):
@@ -125,26 +143,59 @@ def _intersect(a, b) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def intersects(a, b) -> bool:
-    """Whether two sorted interval lists share an address."""
-    i = j = 0
-    while i < len(a) and j < len(b):
-        if a[i][1] < b[j][0]:
+_BEYOND = 1 << 130  # above every address: (x, _BEYOND) sorts after every interval starting at x
+
+
+def _clip(a, b) -> tuple[tuple[int, int], ...]:
+    """The intersection of sorted, disjoint interval lists, `a` the shorter."""
+    out = []
+    n = len(b)
+    for first, last in a:
+        i = bisect.bisect_right(b, (first, _BEYOND)) - 1
+        if i < 0:
+            i = 0
+        while i < n and b[i][0] <= last:
+            low = first if first > b[i][0] else b[i][0]
+            high = last if last < b[i][1] else b[i][1]
+            if low <= high:
+                out.append((low, high))
             i += 1
-        elif b[j][1] < a[i][0]:
-            j += 1
-        else:
+    return tuple(out)
+
+
+def intersects(a, b) -> bool:
+    """Whether two sorted, disjoint interval lists share an address: each interval of the shorter
+    list is looked up in the longer one by bisection."""
+    if len(a) > len(b):
+        a, b = b, a
+    if not a:
+        return False
+    if len(b) == 1:
+        first, last = b[0]
+        for low, high in a:
+            if low <= last and first <= high:
+                return True
+        return False
+    bisect_right = bisect.bisect_right
+    for first, last in a:
+        i = bisect_right(b, (last, _BEYOND))  # b's intervals starting at or before `last`
+        if i and b[i - 1][1] >= first:  # the last of them ends furthest (b is disjoint and sorted)
             return True
     return False
 
 
 def covers(big, small) -> bool:
-    """Whether the sorted, merged interval list `big` contains every address of `small`."""
-    j = 0
+    """Whether the sorted, merged interval list `big` contains every address of `small`: each
+    interval of `small` must lie inside one interval of `big`, found by bisection."""
+    if not small:
+        return True
+    if len(big) == 1:
+        first, last = big[0]
+        return first <= small[0][0] and small[-1][1] <= last
+    bisect_right = bisect.bisect_right
     for first, last in small:
-        while j < len(big) and big[j][1] < first:
-            j += 1
-        if j == len(big) or big[j][0] > first or big[j][1] < last:
+        i = bisect_right(big, (first, _BEYOND)) - 1
+        if i < 0 or big[i][1] < last:
             return False
     return True
 

@@ -55,6 +55,11 @@ def _cudd():
     finally:
         if sys.modules.get("networkx", 0) is None:
             del sys.modules["networkx"]
+        # dd keeps the ImportError to raise it if networkx is ever asked for; its traceback would
+        # keep every frame of this call alive, and with them the caller's policy and packet sets
+        error = getattr(sys.modules.get("dd._utils"), "_nx_error", None)
+        if isinstance(error, BaseException):
+            error.__traceback__ = None
     return cudd
 
 
@@ -144,24 +149,9 @@ class PacketSpace:
         """Address field in any of the sorted, disjoint, non-adjacent ranges: built top-down, one
         node per bit where the ranges split the space, so linear in their number."""
         bits = self.addr_bits[side]
-        width = len(bits)
-        starts = [r[0] for r in ranges]
-        ends = [r[1] for r in ranges]
-        ite, true, false = self.bdd.ite, self._true, self.false
-        variables = [one for _, one in bits]
-
-        def build(level: int, low: int, i: int, j: int):
-            if i == j:
-                return false
-            high = low + (1 << (width - level)) - 1
-            if j - i == 1 and starts[i] <= low and ends[i] >= high:
-                return true
-            middle = low + (1 << (width - level - 1))
-            left_end = bisect.bisect_left(starts, middle, i, j)  # ranges starting below the middle
-            right_start = bisect.bisect_left(ends, middle, i, j)  # ranges ending at or above it
-            return ite(variables[level], build(level + 1, middle, right_start, j), build(level + 1, low, i, left_end))
-
-        return build(0, 0, 0, len(ranges))
+        walk = _RangeWalk(self.bdd.ite, self._true, self.false, [one for _, one in bits], len(bits),
+                          [r[0] for r in ranges], [r[1] for r in ranges])
+        return walk.build(0, 0, 0, len(ranges))
 
     # ---- addresses -------------------------------------------------------------------
 
@@ -357,6 +347,33 @@ class PacketSpace:
     def size(self, a) -> int:
         """BDD nodes of a set (its memory, roughly)."""
         return a.dag_size
+
+
+class _RangeWalk:
+    """The recursion of `PacketSpace._range_set`, as an object rather than a nested function: a
+    nested function that calls itself is a reference cycle (function, closure cell), which would
+    keep the BDD nodes and manager it refers to for the cycle collector to free, in any order."""
+
+    __slots__ = ("ite", "true", "false", "variables", "width", "starts", "ends")
+
+    def __init__(self, ite, true, false, variables, width: int, starts: list[int], ends: list[int]) -> None:
+        self.ite, self.true, self.false = ite, true, false
+        self.variables, self.width, self.starts, self.ends = variables, width, starts, ends
+
+    def build(self, level: int, low: int, i: int, j: int):
+        """The BDD of the ranges i..j-1 within the block of addresses starting at `low` whose
+        first `level` bits are fixed."""
+        if i == j:
+            return self.false
+        width, starts, ends = self.width, self.starts, self.ends
+        high = low + (1 << (width - level)) - 1
+        if j - i == 1 and starts[i] <= low and ends[i] >= high:
+            return self.true
+        middle = low + (1 << (width - level - 1))
+        left_end = bisect.bisect_left(starts, middle, i, j)  # ranges starting below the middle
+        right_start = bisect.bisect_left(ends, middle, i, j)  # ranges ending at or above it
+        return self.ite(self.variables[level], self.build(level + 1, middle, right_start, j),
+                        self.build(level + 1, low, i, left_end))
 
 
 def atoms_for(cidrs: Iterable[str]) -> AddressAtoms:

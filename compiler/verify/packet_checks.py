@@ -30,8 +30,8 @@ from ..packets.flows import V4, V6, FlowPackets, no_gc, policy_packets
 from ..resolve import Policy
 from .names import CHECKS
 
-WIDE = 4096  # a flow touching more (source owner, destination owner) pairs is indexed by side instead
 COVER_MINIMISE_LIMIT = 48  # beyond this many overlapping flows, name them all rather than minimise
+BY_PAIR = True  # file flows with one owner per side by that pair (False: all in the bit index; tests)
 
 
 def _loc(span: Span) -> str:
@@ -84,7 +84,8 @@ def unassigned_address(policy: Policy) -> list[Diagnostic]:
     no zone owns. An address written in a flow is reported there; one written in a group once, at
     the group, with the flows that use it."""
     with no_gc():
-        owned = policy_packets(policy).index.owned
+        packets = policy_packets(policy)
+        owned = packets.index.owned
         cache: dict[str, AddressSet] = {}
 
         def unowned(cidr: str) -> AddressSet:
@@ -93,6 +94,11 @@ def unassigned_address(policy: Policy) -> list[Diagnostic]:
                 found = cache[cidr] = (AddressSet.of_cidrs([cidr]) & PRIVATE) - owned
             return found
 
+        # The flows' parts (made once, for all three checks) know every raw address the flows
+        # name, directly or through groups: look at the statements only if one is unowned.
+        packets.flows()
+        if not any(unowned(cidr) for cidr in packets.raw_addresses()):
+            return []
         findings = []
         memo: dict[str, list] = {}
         in_groups: dict[Span, tuple[SelAddress, str, list]] = {}
@@ -210,205 +216,226 @@ def _empty(policy: Policy, flow: Flow, sets) -> Diagnostic:
 # ---- W521: redundant flows ----------------------------------------------------------------------------
 
 
-def _candidates(flows: list[FlowPackets], live: list[int]):
-    """For each live flow, the flows that may share a packet with it.
+def _mask(positions: list[int], size: int) -> int:
+    """An integer with the given bits set."""
+    buffer = bytearray(size // 8 + 1)
+    for b in positions:
+        buffer[b >> 3] |= 1 << (b & 7)
+    return int.from_bytes(buffer, "little")
+
+
+def _bits(mask: int) -> list[int]:
+    """The positions of the set bits of a non-negative integer."""
+    if mask.bit_count() > 32:
+        text = bin(mask)
+        top = len(text) - 1
+        return [top - k for k, c in enumerate(text) if c == "1"]
+    out = []
+    while mask:
+        b = mask.bit_length() - 1
+        out.append(b)
+        mask ^= 1 << b
+    return out
+
+
+def _overlaps(packets, flows: list[FlowPackets], live: list[int]) -> dict[int, list[int]]:
+    """For each live flow that shares a packet with others, those others (unordered).
 
     Two flows can share a packet only if some zone (or the internet) owns part of both sources,
     some zone owns part of both destinations, and their services share a service atom (a protocol
-    and a piece of the port range that no service boundary cuts). Each flow is filed under its
-    (source owner, destination owner) pairs; pairs that only one flow has are dropped (counted in
-    C), and the flows sharing a pair are candidates when they also share a service atom: a
-    superset of the real overlaps, found without comparing flows that touch different zones. A
-    flow with more than WIDE pairs (a selector spanning hundreds of zones on both sides) is filed
-    by its sides instead and scanned.
-    """
-    ids: dict[str, int] = {}  # owner names -> small integers
-
-    def numbers(part) -> list[int]:
-        return [ids.setdefault(x, len(ids)) for x in part.owners]
-
-    numbered: dict[int, list[int]] = {}
-    keys: list[int] = []  # every (source owner, destination owner) pair of every flow, as one int
-    owners: list[int] = []  # ... and the flow it belongs to
-    wide: list[int] = []
+    and a piece of the port range that no service boundary cuts). Most flows have one owner on
+    each side (a zone or a host to a zone or a host): they are filed by that (source owner,
+    destination owner) pair, and flows sharing a pair are candidates. Every other flow (a group,
+    a tag, an address range, the internet on some side) gets a bit in one integer per owner
+    and side, and per service atom; the candidates of a flow among these are the AND of the ORs
+    of its owners' and atoms' integers, a few machine words per hundred flows. Candidates are
+    then compared with the part-wise `PolicyPackets.overlap`."""
+    single: dict[int, int] = {}  # (source owner << 32 | destination owner) -> the first flow with it
+    more: dict[int, list[int]] = {}  # ... -> every flow with it, when there are several
+    multi: list[int] = []
     for i in live:
         f = flows[i]
-        so = numbered.get(f.source_all.id)
-        if so is None:
-            so = numbered[f.source_all.id] = numbers(f.source_all)
-        do = numbered.get(f.destination_all.id)
-        if do is None:
-            do = numbered[f.destination_all.id] = numbers(f.destination_all)
-        n = len(so) * len(do)
-        if n > WIDE:
-            wide.append(i)
-        elif n == 1:
-            keys.append((so[0] << 32) | do[0])
-            owners.append(i)
+        so, do = f.source_all.owner_ids, f.destination_all.owner_ids
+        if BY_PAIR and len(so) == 1 and len(do) == 1:
+            key = (so[0] << 32) | do[0]
+            first = single.setdefault(key, i)
+            if first != i:
+                group = more.get(key)
+                if group is None:
+                    more[key] = [first, i]
+                else:
+                    group.append(i)
         else:
-            keys.extend([(s << 32) | d for s in so for d in do])
-            owners.extend([i] * n)
-    counts = Counter(keys)  # counted in C: most pairs belong to one flow only
-    buckets: dict[int, list[int]] = defaultdict(list)
-    for key, i in zip(keys, owners):
-        if counts[key] > 1:
-            buckets[key].append(i)
-    del keys, owners, counts
-    # flows between the same zones share many pairs: look at each distinct group of flows once
-    groups = {tuple(bucket) for bucket in buckets.values()}
-    del buckets
-    shared: dict[int, set[int]] = defaultdict(set)
-    for group in groups:
+            multi.append(i)
+    out: dict[int, list[int]] = defaultdict(list)
+    overlap = packets.overlap
+
+    def pair(i: int, j: int) -> None:
+        if overlap(flows[i], flows[j]):
+            out[i].append(j)
+            out[j].append(i)
+
+    for group in more.values():  # same single owners on both sides: compare when an atom is shared
         if len(group) == 2:
             i, j = group
             if not flows[i].services.owners.isdisjoint(flows[j].services.owners):
-                shared[i].add(j)
-                shared[j].add(i)
+                pair(i, j)
             continue
         by_atom: dict = defaultdict(list)
         for i in group:
-            for atom in flows[i].services.owners:
+            for atom in flows[i].services.owner_ids:
                 by_atom[atom].append(i)
+        seen: set[tuple[int, int]] = set()
         for same in by_atom.values():
-            if len(same) > 1:
-                for i in same:
-                    shared[i].update(same)
-    by_source: dict[str, list[int]] = defaultdict(list)
-    by_destination: dict[str, list[int]] = defaultdict(list)
-    wide_by_source: dict[str, list[int]] = defaultdict(list)
-    wide_by_destination: dict[str, list[int]] = defaultdict(list)
-    if wide:
-        for i in live:
-            for s in flows[i].source_all.owners:
-                by_source[s].append(i)
-            for d in flows[i].destination_all.owners:
-                by_destination[d].append(i)
-        for i in wide:
-            for s in flows[i].source_all.owners:
-                wide_by_source[s].append(i)
-            for d in flows[i].destination_all.owners:
-                wide_by_destination[d].append(i)
-    wide_set = set(wide)
-
-    nothing: frozenset[int] = frozenset()
-
-    def candidates(i: int):
-        if not wide:
-            return shared.get(i, nothing)  # includes i itself when not empty
-        found = set(shared.get(i, ()))
-        if wide:
-            # flows not found through the index: scan those touching the smaller side
-            f = flows[i]
-            so, do, atoms = f.source_all.owners, f.destination_all.owners, f.services.owners
-            by_s, by_d = (by_source, by_destination) if i in wide_set else (wide_by_source, wide_by_destination)
-            if len(so) <= len(do):
-                lists, other, mine = [by_s[s] for s in so if s in by_s], "destination_all", do
+            for a in range(len(same)):
+                for b in range(a + 1, len(same)):
+                    if (same[a], same[b]) not in seen:
+                        seen.add((same[a], same[b]))
+                        pair(same[a], same[b])
+    if not multi:
+        return out
+    size = len(multi)
+    # positions in `multi` per part (many flows share a part), then one integer per owner: the OR
+    # of its parts' integers
+    by_part: list[dict[int, tuple]] = [{}, {}, {}]  # source, destination, service parts
+    for b, i in enumerate(multi):
+        f = flows[i]
+        for parts, part in zip(by_part, (f.source_all, f.destination_all, f.services)):
+            entry = parts.get(part.id)
+            if entry is None:
+                parts[part.id] = (part, [b])
             else:
-                lists, other, mine = [by_d[d] for d in do if d in by_d], "source_all", so
-            for js in lists:
-                for j in js:
-                    if j not in found and not mine.isdisjoint(getattr(flows[j], other).owners) and \
-                            not atoms.isdisjoint(flows[j].services.owners):
-                        found.add(j)
-        found.discard(i)
+                entry[1].append(b)
+    source_masks, destination_masks, atom_masks = masks_of = ({}, {}, {})
+    for parts, masks in zip(by_part, masks_of):
+        for part, positions in parts.values():
+            mask = _mask(positions, size)
+            for x in part.owner_ids:
+                masks[x] = masks.get(x, 0) | mask
+    del by_part
+    unions: dict[tuple[int, int], int] = {}
+
+    def union(part, masks: dict[int, int], which: int) -> int:
+        ids = part.owner_ids
+        if len(ids) == 1:
+            return masks.get(ids[0], 0)
+        key = (which, part.id)
+        found = unions.get(key)
+        if found is None:
+            found = 0
+            for x in ids:
+                found |= masks.get(x, 0)
+            unions[key] = found
         return found
 
-    return candidates
+    by_source, by_destination = source_masks.get, destination_masks.get
+    for key, i in single.items():  # single-owner flows against the others
+        hits = by_source(key >> 32, 0) & by_destination(key & 0xFFFFFFFF, 0)
+        if hits:
+            for g in more.get(key, (i,)):
+                found = hits & union(flows[g].services, atom_masks, 2)
+                if found:
+                    for b in _bits(found):
+                        pair(g, multi[b])
+    for b, i in enumerate(multi):  # the others among themselves, each pair once
+        f = flows[i]
+        found = union(f.source_all, source_masks, 0) & union(f.destination_all, destination_masks, 1) & \
+            union(f.services, atom_masks, 2)
+        found >>= b + 1
+        if found:
+            for c in _bits(found):
+                pair(i, multi[b + 1 + c])
+    return out
 
 
-def _projections_cover(space, mine: FlowPackets, others: list[FlowPackets]) -> bool:
-    """A necessary condition for `others` to cover `mine`, on the small parts: per family, each
-    of mine's sides is inside the union of the others' sides (BDDs), and its service atoms are
-    among theirs."""
-    for bit, family, foreign in ((V4, 4, "icmpv6"), (V6, 6, "icmp")):
-        if not mine.families & bit:
-            continue
-        pick = [o for o in others if o.families & bit]
-        if not pick:
-            return False
-        atoms = set().union(*(o.services.owners for o in pick))
-        if not {x for x in mine.services.owners if x[0] != foreign} <= atoms:
-            return False
-        only = space.family[family]
-        for part in ("source", "destination"):
-            union = space.false
-            for o in pick:
-                union = union | getattr(o, part).node
-            if not space.is_empty(space.diff(getattr(mine, part).node & only, union)):
-                return False
-    return True
+def _rule_text(selector) -> str:
+    items = selector.items
+    if len(items) == 1 and type(items[0]) is SelName:
+        return items[0].name
+    return ", ".join(item.name if item.kind == "name" else f"tag:{item.tag}" if item.kind == "tag"
+                     else f"zones holding {item.datatype}" if item.kind == "holding" else item.cidr
+                     for item in items)
 
 
-def _covered(packets, mine: FlowPackets, flows: list[FlowPackets], overlapping: list[int]) -> list[int] | None:
-    """A few of the overlapping flows that together allow every packet of `mine`, or None: one flow
-    if one suffices (the first by file and line), else all of them less those the rest make
-    unneeded."""
+def order_key(flow: Flow) -> tuple:
+    """The order W521 examines flows in, from the last: flows that log or carry data types first,
+    then by their text (as written, positions left out), then by file and line. It depends on
+    no file or statement order, so of flows that cover each other the same one is reported
+    however the policy is split into files; between identical flows, the later by file."""
+    text = f"{_rule_text(flow.source)} -> {_rule_text(flow.destination)} : {', '.join(r.name for r in flow.services)}"
+    for selector in flow.except_from:
+        text += f" except from {_rule_text(selector)}"
+    for selector in flow.except_to:
+        text += f" except to {_rule_text(selector)}"
+    if flow.log:
+        text += " log"
+    if flow.carrying:
+        text += f" carrying {', '.join(r.name for r in flow.carrying)}"
+    if flow.justification is not None:
+        text += f' "{flow.justification}"'
+    span = flow.span
+    return (0 if flow.log or flow.carrying else 1, text, span.file, span.line, span.column)
+
+
+def _covered(packets, mine: FlowPackets, flows: list[FlowPackets], overlapping: list[int],
+             explain: bool = False) -> list[int] | None:
+    """A few of the overlapping flows (in `order_key` order) that together allow every packet of
+    `mine`, or None: one flow if one suffices (the first), else all of them less those the rest
+    make unneeded (computed only when `explain`)."""
     if not overlapping:
         return None
     single = next((j for j in overlapping if packets.within(mine, flows[j])), None)
     if single is not None:
         return [single]
-    if len(overlapping) == 1 or not _projections_cover(packets.space, mine, [flows[j] for j in overlapping]):
+    if len(overlapping) == 1 or not packets.union_covers(mine, [flows[j] for j in overlapping]):
         return None
-    space = packets.space
-    union = space.false
-    for j in overlapping:
-        union = union | flows[j].packets
-    if not space.is_empty(space.diff(mine.packets, union)):
-        return None
-    return _cover(space, mine.packets, [(j, flows[j].packets) for j in overlapping])
+    if not explain or len(overlapping) > COVER_MINIMISE_LIMIT:
+        return list(overlapping)
+    keep = list(overlapping)
+    for j in reversed(overlapping):  # drop every flow the others make unneeded, from the last
+        rest = [k for k in keep if k != j]
+        if packets.union_covers(mine, [flows[k] for k in rest]):
+            keep = rest
+    return keep
 
 
 def redundant_rule(policy: Policy) -> list[Diagnostic]:
     """Flows whose every packet other flows allow.
 
-    First the flows are examined from the last (by file and line) to the first, and a flow found
-    redundant stops counting as a cover for the others: what is left allows exactly what the
-    whole policy allows, and of two identical flows the later is the one reported. Then each
-    reported flow is explained by the flows that are left, so no finding names a flow that is
-    itself reported.
+    Only flows that share a packet with another can be redundant (`_overlaps`). They are
+    examined from the last in `order_key` order to the first, and a flow found redundant stops
+    counting as a cover for the others: what is left allows exactly what the whole policy
+    allows, of flows that cover each other the last in that order is reported, and reordering
+    statements or files changes nothing but positions. Then each reported flow is explained by
+    the flows that are left, so no finding names a flow that is itself reported.
     """
     findings = []
     with no_gc():
         packets = policy_packets(policy)
         flows = packets.flows()
         live = [i for i in range(len(flows)) if not flows[i].empty]
-        candidates = _candidates(flows, live)
-        removed: list[int] = []
-        gone: set[int] = set()
-        neighbours: dict[int, list[int]] = {}
-        for i in reversed(live):  # flows are in (file, line) order: the last is examined first
-            mine = flows[i]
-            near = candidates(i)
-            if not near:
-                continue
-            overlapping = sorted(j for j in near if j != i and packets.overlap(mine, flows[j]))
-            if _covered(packets, mine, flows, [j for j in overlapping if j not in gone]) is not None:
-                gone.add(i)
-                removed.append(i)
-                neighbours[i] = overlapping
-        for i in reversed(removed):
-            kept = [j for j in neighbours[i] if j not in gone]
-            cover = _covered(packets, flows[i], flows, kept)
+        neighbours = _overlaps(packets, flows, live)
+        keys = {i: order_key(policy.flows[i]) for i in neighbours}
+        order = sorted(neighbours, key=keys.__getitem__)
+        rank = {i: r for r, i in enumerate(order)}
+        for i in order:
+            neighbours[i].sort(key=rank.__getitem__)
+        gone: dict[int, list[int]] = {}  # reported flow -> the flows that covered it when it was examined
+        for i in reversed(order):
+            cover = _covered(packets, flows[i], flows, [j for j in neighbours[i] if j not in gone])
+            if cover is not None:
+                gone[i] = cover
+        for i in sorted(gone):  # in file order
+            if len(gone[i]) == 1 and gone[i][0] not in gone:  # still the first single cover of those left
+                cover = gone[i]
+            else:
+                kept = [j for j in neighbours[i] if j not in gone]
+                cover = _covered(packets, flows[i], flows, kept, explain=True)
             if cover is None:  # cannot happen: the kept flows allow all that the removed ones did
                 cover = kept
+            cover.sort()
             findings.append(_redundant(policy, packets, policy.flows[i], flows[i], [(j, flows[j]) for j in cover]))
     return findings
-
-
-def _cover(space, mine, overlapping: list[tuple[int, object]]) -> list[int]:
-    """The overlapping flows with every flow the others make unneeded dropped (from the last)."""
-    if len(overlapping) > COVER_MINIMISE_LIMIT:
-        return [j for j, _ in overlapping]
-    keep = list(overlapping)
-    for entry in reversed(overlapping):
-        rest = [e for e in keep if e is not entry]
-        union = space.false
-        for _, s in rest:
-            union = union | s
-        if space.is_empty(space.diff(mine, union)):
-            keep = rest
-    return [j for j, _ in keep]
 
 
 def _datatypes(policy: Policy, flow: Flow) -> set[str]:
