@@ -16,9 +16,11 @@ import os
 import pickle
 import re
 from pathlib import Path
+from sys import intern
 from typing import Any, Callable, NamedTuple
 
 
+from . import parse_cache
 from .builder import ModelBuilder, Tok
 from .files import write_atomically
 from .diagnostics import Diagnostic
@@ -180,6 +182,10 @@ def _describe_type(kind: str, by_type: dict[str, str]) -> str:
     return f"'{by_type.get(kind, kind)}'"
 
 
+# Read `allow`, `zone` and `host` statements straight from the tokens where they are written in
+# the usual way (see FileParser._allow); False makes the table read everything (for tests).
+DIRECT_STATEMENTS = True
+
 # How the clauses of a block are read directly: a flag, a name list, an address list, or one
 # token of a type (the builder method is named after the clause).
 _ZONE_CLAUSES = {"description": "STRING", "networks": "addresses", "vlan": "INT", "holds": "names", "trust": "NAME",
@@ -205,9 +211,12 @@ class FileParser:
         self.broken_names: set[str] = set()
         self.builder = ModelBuilder(self.span, self.diagnostics, self.broken_names)
         self._line_starts: list[int] | None = None
+        self.numbers: list[int] = []  # one int object per line number, shared by the spans
 
     def span(self, start: int, end: int) -> Span:
-        return _new_tuple(Span, (self.path, start >> _LINE, start & _COLUMN, end >> _LINE, end & _COLUMN))
+        numbers = self.numbers
+        return _new_tuple(Span, (self.path, numbers[start >> _LINE], start & _COLUMN, numbers[end >> _LINE],
+                                 end & _COLUMN))
 
     def offset(self, position: int) -> int:
         """The text offset of a position."""
@@ -254,7 +263,7 @@ class FileParser:
                 if newline < 0:
                     newline = length
             if kind == "WORD":
-                value = m.group(kind)
+                value = intern(m.group(kind))  # names repeat: a policy keeps one copy of each
                 append(_new_tuple(Tok, ("WORD" if value in words else "NAME", value, base + start, base + end)))
             elif kind == "PUNCT":
                 value = m.group(kind)
@@ -275,6 +284,7 @@ class FileParser:
                 append(_new_tuple(Tok, (kind, m.group(kind), base + start, base + end)))
         end = self.position(length)
         append(_new_tuple(Tok, ("$END", "", end, end)))
+        self.numbers = list(range((end >> _LINE) + 1))
         return tokens
 
     def _lexical_error(self, kind: str, value: str, start: int, end: int) -> None:
@@ -308,6 +318,8 @@ class FileParser:
         tokens = self._pretokens()
         self.tokens = tokens
         direct = {"ALLOW": ("allow", self._allow), "ZONE": ("zone", self._zone), "HOST": ("host", self._host)}
+        if not DIRECT_STATEMENTS:
+            direct = {}
         index = 0
         # one stack of (state, value, start position, end position)
         stack: list[tuple[int, Any, int, int]] = [(t.start, None, 0, 0)]
@@ -429,7 +441,8 @@ class FileParser:
             kind = token[0]
             if kind == "NAME":
                 end = token[3]
-                items.append(builder.sel_name([token], span(token[2], end)))
+                where = span(token[2], end)
+                items.append(builder.sel_name([token], where))
                 index += 1
             elif kind == "IPV4" or kind == "IPV6":
                 end = token[3]
@@ -440,18 +453,21 @@ class FileParser:
                     and tokens[index + 2][0] == "NAME":
                 name = tokens[index + 2]
                 end = name[3]
-                items.append(builder.sel_tag([name], span(token[2], end)))
+                where = span(token[2], end)
+                items.append(builder.sel_tag([name], where))
                 index += 3
             elif kind == "WORD" and token[1] == "zones" and tokens[index + 1][:2] == ("WORD", "holding") \
                     and tokens[index + 2][0] == "NAME":
                 name = tokens[index + 2]
                 end = name[3]
-                items.append(builder.sel_holding([name], span(token[2], end)))
+                where = span(token[2], end)
+                items.append(builder.sel_holding([name], where))
                 index += 3
             else:
                 return None
             if tokens[index][0] != "COMMA":
-                return builder.selector(items, span(first, end)), index, end
+                # one item: the selector's span is the item's (the same value, kept once)
+                return builder.selector(items, where if len(items) == 1 else span(first, end)), index, end
             index += 1
 
     def _names(self, index: int, make: Callable) -> tuple[Any, int, int] | None:
@@ -709,6 +725,24 @@ def _syntax_help(token: Tok, accepts: dict) -> str:
 
 
 def parse_text(path: str, text: str) -> tuple[SourceFile, list[Diagnostic], set[str]]:
+    """The model of one file's text, its diagnostics, and the names of definitions dropped for
+    a bad value. A large file's result is cached on disk (`parse_cache`)."""
+    if len(text) < parse_cache.MIN_BYTES or not parse_cache.enabled():
+        return _parse_text(path, text)
+    cached = parse_cache.load(path, text)
+    if cached is not None:
+        return cached
+    result = _parse_text(path, text)
+    parse_cache.store(path, text, result)
+    return result
+
+
+def _parse_text(path: str, text: str) -> tuple[SourceFile, list[Diagnostic], set[str]]:
     parser = FileParser(path, text)
-    source = parser.parse()
+    try:
+        source = parser.parse()
+    finally:
+        # the parser and its builder refer to each other: without this, its tokens would wait
+        # for the garbage collector, which is paused while a policy loads
+        parser.tokens = parser.builder = None
     return source, parser.diagnostics, parser.broken_names

@@ -207,3 +207,71 @@ def test_mutated_inputs_through_the_cli_exit_2_without_traceback(tmp_path):
         assert result.returncode == 2
         assert "Traceback" not in result.stdout + result.stderr
         assert "error[E001]" in result.stdout
+
+
+def parse_both_ways(text_in: str) -> tuple[str, str]:
+    """The parse of `text_in` with the direct statement readers, and by the table alone."""
+    from septum.compiler import parser
+
+    results = []
+    for direct in (True, False):
+        parser.DIRECT_STATEMENTS = direct
+        try:
+            source, diagnostics, broken = parser._parse_text("d.septum", text_in)
+        finally:
+            parser.DIRECT_STATEMENTS = True
+        results.append(f"{source!r}\n{diagnostics!r}\n{sorted(broken)!r}")
+    return results[0], results[1]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(statements, max_size=8), st.randoms(use_true_random=False))
+def test_direct_statement_readers_are_the_table(items, rng):
+    """`allow`, `zone` and `host` read straight from the tokens give exactly what the LALR table
+    gives (model, spans, diagnostics and their order), on valid and on mutated text."""
+    text_out = format_file(SourceFile(path="gen.septum", statements=tuple(with_lines(items))))
+    direct, table = parse_both_ways(text_out)
+    assert direct == table
+    mutant = mutate(text_out or "zone a { }", rng)
+    direct, table = parse_both_ways(mutant)
+    assert direct == table, mutant
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.randoms(use_true_random=False), st.sampled_from(sorted(HOSPITAL)))
+def test_direct_statement_readers_on_the_mutated_hospital(rng, victim):
+    mutant = mutate(HOSPITAL[victim], rng)
+    direct, table = parse_both_ways(mutant)
+    assert direct == table, mutant
+
+
+octets = st.one_of(st.integers(0, 300).map(str), st.sampled_from(["00", "01", "010", "255", "256", ""]))
+ipv4_texts = st.builds(
+    lambda parts, slash, prefix: ".".join(parts) + (f"/{prefix}" if slash else ""),
+    st.lists(octets, min_size=3, max_size=5), st.booleans(),
+    st.one_of(st.integers(0, 40).map(str), st.sampled_from(["", "024", "00", "1x"])),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(ipv4_texts | cidrs)
+def test_canonical_ipv4_shortcut_is_netaddr(text_in):
+    from septum.compiler.values import ValueProblem, parse_cidr, parse_cidr_netaddr
+
+    def outcome(parse):
+        try:
+            return parse(text_in)
+        except ValueProblem as problem:
+            return (problem.code, problem.message, problem.help)
+
+    assert outcome(parse_cidr) == outcome(parse_cidr_netaddr)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.randoms(use_true_random=False), st.sampled_from(sorted(HOSPITAL)))
+def test_parse_cache_entries_round_trip(rng, victim):
+    from septum.compiler import parse_cache
+
+    parsed = parse_text("c.septum", mutate(HOSPITAL[victim], rng))
+    again = parse_cache._decode(parse_cache._encode(parsed))
+    assert repr(again[:2]) == repr(parsed[:2]) and again == parsed  # (a set's repr has no fixed order)
