@@ -140,8 +140,8 @@ class SideFacts:
 
     `model` is the side's model key (`canonical.model_of`), or its digest when the side was
     analysed in another process: equal, the same model but for positions and documentation, so
-    no verdict can differ. `contributions` maps what each `allow` adds (see
-    `flows.contributions`) to the spans of the `allow`s that add it.
+    neither flows nor verdicts can differ (definitions are still compared: one may have moved
+    into a catalogue module, which is not reported).
     """
 
     info: SideInfo
@@ -149,7 +149,6 @@ class SideFacts:
     texts: dict[str, str] = field(default_factory=dict)
     model: object = None
     definitions: dict[tuple[str, str], Definition] = field(default_factory=dict)
-    contributions: dict[tuple, list[Span]] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     zone_of: dict[str, str] = field(default_factory=dict)  # host -> its zone
     zones: frozenset[str] = frozenset()

@@ -76,10 +76,12 @@ def _diff(old_location: Location, old_info: SideInfo, new_location: Location, ne
         wanted = readable and not _same_model(old.model, new.model)  # the same model: no verdict can differ
         old_side.ask(wanted)
         new_side.ask(wanted)
+        tables = (({}, {}), ({}, {}))  # the same model (or unreadable): no flow can differ
+        if wanted:
+            old_flows = old_side.contributions()
+            tables = flow_tables(old_flows, new_side.contributions(), old.zone_of, new.zone_of, incremental)
+            del old_flows
         new_verdicts = new_side.verdicts()
-        tables = (({}, {}), ({}, {}))
-        if readable:
-            tables = flow_tables(old.contributions, new.contributions, old.zone_of, new.zone_of, incremental)
         old_verdicts = old_side.verdicts()
     finally:
         old_side.close()

@@ -1,9 +1,10 @@
-"""One loaded side reduced to what the diff compares, in two steps.
+"""One loaded side reduced to what the diff compares, in steps.
 
-`describe` gives what can be told from the side alone and cheaply (`SideFacts`: definitions,
-the model digest, the contributions of its `allow`s); `judge` gives its verdicts (the findings
-of `septum check` and of verification), which the diff asks for only when the two models differ.
-`analyse` does both and every triple and reach entry (`Summary`), for callers with one side.
+`describe` gives what tells whether the two sides differ at all (`SideFacts`: the model key,
+definitions, endpoint kinds); only when the two models differ does the diff ask each side for
+the contributions of its `allow`s (`contributions_of`) and its verdicts (`judge`: the findings of
+`septum check` and of verification). `analyse` does all of it for one side, with every triple and
+reach entry (`Summary`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from .verdicts import verdicts_of, verification
 
 
 class Shared:
-    """What two sides loaded in one process can share, `describe`d one after the other.
+    """What two sides loaded in one process can share, worked out one after the other.
 
     Files equal on both sides are parsed once, so their statements are the same objects on
     both: their canonical forms are worked out once (`canonical`) and, when both sides define
     exactly the same things, so are their `allow`s' contributions (`contributions`, of the
-    first side described, whose definitions are `described`). `sets` makes equal sets of the
-    two sides' contributions one object.
+    first side asked, whose definitions are `described`). `sets` makes equal sets of the two
+    sides' contributions one object.
     """
 
     def __init__(self) -> None:
@@ -37,28 +38,34 @@ class Shared:
 
 
 def describe(result, info: SideInfo, shared: Shared | None = None) -> SideFacts:
-    """What a loaded side (`LoadResult`) says, but its verdicts; `model` is its model key."""
+    """What a loaded side (`LoadResult`) says, but its contributions and verdicts; `model` is its key."""
     errors = [d for d in result.diagnostics if d.exit_class == "input"]
     if errors:
         return SideFacts(info, errors=errors, texts=result.texts)  # the texts show the errors' lines
     policy = result.policy
-    shared = Shared() if shared is None else shared
-    definitions, key = model_of(policy, shared.canonical)
-    known = record = None
-    if shared.described is None:
-        shared.described, record = key[0], shared.contributions
-    elif shared.described == key[0]:
-        known = shared.contributions
+    definitions, key = model_of(policy, None if shared is None else shared.canonical)
     return SideFacts(
         info,
         model=key,
         definitions=definitions,
-        contributions=contributions(policy, shared.sets, known, record),
         kinds=endpoint_kinds(policy),
         zone_of={name: host.zone.name for name, host in policy.hosts.items()},
         zones=frozenset(policy.zones),
         holds={name: frozenset(r.name for r in zone.holds) for name, zone in policy.zones.items()},
     )
+
+
+def contributions_of(result, facts: SideFacts, shared: Shared | None = None) -> dict:
+    """The contributions of a readable side's `allow`s (`flows.contributions`), described as `facts`."""
+    if shared is None:
+        return contributions(result.policy)
+    known = record = None
+    described = facts.model[0]
+    if shared.described is None:
+        shared.described, record = described, shared.contributions
+    elif shared.described == described:
+        known = shared.contributions
+    return contributions(result.policy, shared.sets, known, record)
 
 
 def judge(result, *, as_of: dt.date | None = None, disabled: frozenset[str] = frozenset(),
@@ -105,7 +112,7 @@ def analyse(result, info: SideInfo, *, as_of: dt.date | None = None, disabled: f
             return summary_of(facts, {}, {})
         triples: dict = {}
         reach: dict = {}
-        fold(facts.contributions.items(), triples, reach)
+        fold(contributions_of(result, facts).items(), triples, reach)
         found, notes = judge(result, as_of=as_of, disabled=disabled, verify=verify) if verdicts else ({}, [])
         return summary_of(facts, triples, reach, found, notes)
     finally:

@@ -1,10 +1,10 @@
 """The two ways to analyse a side: in this process, or in a forked one (the two sides in parallel).
 
 Either way a side is asked, in order: `facts()` (what it says, `SideFacts`), `ask(wanted)`
-(whether its verdicts are wanted: only when the two models differ), `verdicts()`, and `close()`.
-A forked side sends its facts as soon as it has loaded, waits to be told whether to verify, and
-sends its verdicts; only plain data crosses the pipe, never the loaded model (its model key
-goes as a digest).
+(whether the rest is wanted: only when the two models differ), then, if so, `contributions()`
+and `verdicts()`, and at last `close()`. A forked side sends its facts as soon as it has loaded,
+waits to be told whether to go on, and sends its contributions and then its verdicts; only plain
+data crosses the pipe, never the loaded model (its model key goes as a digest).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pickle
 from .load import Location, ParseCache, load_side
 from .records import SideFacts, SideInfo
 from .canonical import model_digest
-from .summary import Shared, describe, judge
+from .summary import Shared, contributions_of, describe, judge
 
 
 class LocalSide:
@@ -26,6 +26,7 @@ class LocalSide:
                  shared: Shared | None = None) -> None:
         self.result = load_side(location, cache)
         self.options = options
+        self.shared = shared
         self._facts = describe(self.result, info, shared)
         self.wanted = False
 
@@ -34,6 +35,9 @@ class LocalSide:
 
     def ask(self, wanted: bool) -> None:
         self.wanted = wanted
+
+    def contributions(self) -> dict:
+        return contributions_of(self.result, self._facts, self.shared) if self.wanted else {}
 
     def verdicts(self) -> tuple[dict, list[str]]:
         return judge(self.result, **self.options) if self.wanted else ({}, [])
@@ -66,6 +70,7 @@ class ForkedSide:
         self.answers = os.fdopen(from_child, "rb")
         self.questions = os.fdopen(to_child, "wb")
         self._facts: SideFacts | None = None
+        self.wanted = False
 
     def _receive(self):
         try:
@@ -85,14 +90,18 @@ class ForkedSide:
 
     def ask(self, wanted: bool) -> None:
         self.facts()
+        self.wanted = wanted
         try:
             pickle.dump(wanted, self.questions, protocol=pickle.HIGHEST_PROTOCOL)
             self.questions.flush()
-        except BrokenPipeError:  # the child is gone: `verdicts()` says so
+        except BrokenPipeError:  # the child is gone: the next answer says so
             pass
 
+    def contributions(self) -> dict:
+        return self._receive() if self.wanted else {}
+
     def verdicts(self) -> tuple[dict, list[str]]:
-        value = self._receive()
+        value = self._receive() if self.wanted else ({}, [])
         self.close()
         return value
 
@@ -120,7 +129,10 @@ def _serve(open_side, out, questions) -> None:
         side = open_side()
         facts = side.facts()
         send("ok", dataclasses.replace(facts, model=model_digest(facts.model)) if not facts.errors else facts)
-        side.ask(pickle.load(questions))
-        send("ok", side.verdicts())
+        wanted = pickle.load(questions)
+        if wanted:
+            side.ask(wanted)
+            send("ok", side.contributions())
+            send("ok", side.verdicts())
     except BaseException:  # noqa: BLE001 - reported to the parent
         send("error", traceback.format_exc())
