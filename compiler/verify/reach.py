@@ -114,38 +114,44 @@ class Intent:
         sides, side_of = self._sides, self._side
         service_tuples, datatypes_of = self.services, self.datatypes_of
         source_sides, destination_sides = self.source_sides, self.destination_sides
-        interned: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # service name, or tuple of names -> (the names as a tuple, the data types they carry)
+        interned: dict = {}
         moved: dict[tuple, frozenset[str]] = {}  # (services, carrying) -> data types
         carrying_names: dict[str, list[int]] = {}
         no_carve = ()
         for index, flow in enumerate(policy.flows):
-            services = tuple([r.name for r in flow.services])
-            services = interned.setdefault(services, services)
+            refs = flow.services
+            key = refs[0].name if len(refs) == 1 else tuple([r.name for r in refs])
+            found = interned.get(key)
+            if found is None:
+                services = key if type(key) is tuple else (key,)
+                found = interned[key] = (services, frozenset(policy.service_datatypes(services)))
+            services, datatypes = found
             service_tuples.append(services)
             carrying = flow.carrying
-            key = (services, tuple([r.name for r in carrying]) if carrying else no_carve)
-            datatypes = moved.get(key)
-            if datatypes is None:
-                datatypes = moved[key] = frozenset(policy.service_datatypes(services).union(key[1]))
+            if carrying:
+                names = tuple([r.name for r in carrying])
+                datatypes = moved.get((services, names))
+                if datatypes is None:
+                    datatypes = moved[services, names] = frozenset(found[1].union(names))
+                for name in names:
+                    indexes = carrying_names.setdefault(name, [])
+                    if not indexes or indexes[-1] != index:
+                        indexes.append(index)
             datatypes_of.append(datatypes)
-            for r in carrying:
-                found = carrying_names.setdefault(r.name, [])
-                if not found or found[-1] != index:
-                    found.append(index)
-            source, destination = flow.source, flow.destination
             # a single name without carve-outs (most flows): the side is keyed by the name
-            items = source.items
-            if len(items) == 1 and type(items[0]) is SelName and not flow.except_from:
-                source_side = sides.get(items[0].name) or side_of(source, no_carve, items[0].name)
+            selector = flow.source
+            item = selector.items[0] if len(selector.items) == 1 else None
+            if type(item) is SelName and not flow.except_from:
+                source_sides.append(sides.get(item.name) or side_of(selector, no_carve, item.name))
             else:
-                source_side = side_of(source, flow.except_from)
-            items = destination.items
-            if len(items) == 1 and type(items[0]) is SelName and not flow.except_to:
-                destination_side = sides.get(items[0].name) or side_of(destination, no_carve, items[0].name)
+                source_sides.append(side_of(selector, flow.except_from))
+            selector = flow.destination
+            item = selector.items[0] if len(selector.items) == 1 else None
+            if type(item) is SelName and not flow.except_to:
+                destination_sides.append(sides.get(item.name) or side_of(selector, no_carve, item.name))
             else:
-                destination_side = side_of(destination, flow.except_to)
-            source_sides.append(source_side)
-            destination_sides.append(destination_side)
+                destination_sides.append(side_of(selector, flow.except_to))
         self._carrying_clause = carrying_names
         # Zone sets as bits, in name order: unions are integer ORs, and the set bits of a mask
         # come out lowest first, which is name order.
@@ -225,16 +231,27 @@ class Intent:
 
     def _side(self, selector, carve_outs, key=None) -> Side:
         if key is None:
-            key = (selector_key(selector), tuple([selector_key(s) for s in carve_outs]) if carve_outs else ())
+            what = selector_key(selector)
+            if carve_outs:
+                key = (what, tuple([selector_key(s) for s in carve_outs]))
+            else:  # a bare name is keyed by itself, as the flows' fast path does
+                key = what[0] if len(what) == 1 and type(what[0]) is str else (what, ())
         side = self._sides.get(key)
         if side is None:
-            policy = self.policy
-            endpoints = policy.expand(selector).sorted_endpoints
             if carve_outs:
-                removed = [policy.expand(s) for s in carve_outs]  # `policy.carved`, expanded once
-                covers = policy.covers
-                endpoints = [e for e in endpoints if not any([covers(members, e) for members in removed])]
-            side = self._sides[key] = Side(tuple((e, self.zones_of(e)) for e in endpoints))
+                # the side without carve-outs, less the endpoints they remove whole (`policy.carved`:
+                # the endpoint itself, or the zone a host is in)
+                whole = self._side(selector, ())
+                removed = [self.policy.expand(s) for s in carve_outs]
+                names = set().union(*[m.zones | m.hosts | m.addresses for m in removed])
+                zones = set().union(*[m.zones for m in removed])
+                host_zone = self.zone_of_host
+                side = Side(tuple(pair for pair in whole.endpoints
+                                  if pair[0] not in names and host_zone.get(pair[0]) not in zones))
+            else:
+                zones_of = self.zones_of
+                side = Side(tuple([(e, zones_of(e)) for e in self.policy.expand(selector).sorted_endpoints]))
+            self._sides[key] = side
         return side
 
     def pairs(self, index: int) -> Iterator[tuple[str, str, str, str]]:
