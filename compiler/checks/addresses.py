@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import re
+
 import netaddr
 
 from ..diagnostics import Diagnostic, Related
 from ..resolve import Policy
+
+_DOTTED_QUAD = re.compile(  # no leading zeros: netaddr refuses them, and so must this
+    r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})(?:/(0|[1-9][0-9]?))?"
+)
+
+
+def address_range(cidr: str) -> tuple[int, int, int]:
+    """(IP version, first address, last address) of a CIDR, as `netaddr.IPNetwork` reads it (and
+    raising what it raises); dotted-quad IPv4 without netaddr, which takes ten times as long."""
+    match = _DOTTED_QUAD.fullmatch(cidr)
+    if match is not None:
+        a, b, c, d, prefix = match.groups()
+        a, b, c, d = int(a), int(b), int(c), int(d)
+        length = 32 if prefix is None else int(prefix)
+        if a <= 255 and b <= 255 and c <= 255 and d <= 255 and length <= 32:
+            host = 0xFFFFFFFF >> length
+            first = (a << 24 | b << 16 | c << 8 | d) & ~host
+            return 4, first, first | host
+    net = netaddr.IPNetwork(cidr)
+    return net.version, int(net.first), int(net.last)
 
 
 def overlapping_networks(policy: Policy) -> list[Diagnostic]:
@@ -13,8 +35,7 @@ def overlapping_networks(policy: Policy) -> list[Diagnostic]:
     ranges = []
     for zone in policy.zones.values():
         for network in zone.networks:
-            net = netaddr.IPNetwork(network.cidr)
-            ranges.append((net.version, int(net.first), int(net.last), zone.name, network))
+            ranges.append((*address_range(network.cidr), zone.name, network))
     ranges.sort(key=lambda r: (r[0], r[1], -r[2], r[3]))
     findings = []
     open_ranges: list[tuple] = []  # earlier ranges of the same version that may still overlap
@@ -52,10 +73,10 @@ def hosts_outside_zone(policy: Policy) -> list[Diagnostic]:
         zone = policy.zones.get(host.zone.name)
         if zone is None or zone.builtin or not zone.networks:
             continue
-        networks = [netaddr.IPNetwork(n.cidr) for n in zone.networks]
+        networks = [address_range(n.cidr) for n in zone.networks]
         for address in host.addresses:
-            net = netaddr.IPNetwork(address.cidr)
-            if not any(net.version == z.version and net in z for z in networks):
+            version, first, last = address_range(address.cidr)
+            if not any(version == v and f <= first and last <= l for v, f, l in networks):
                 findings.append(
                     Diagnostic(
                         "E302",

@@ -9,7 +9,7 @@ from ..resolve import Policy
 def shared_vlans(policy: Policy) -> list[Diagnostic]:
     first_by_vlan: dict[int, object] = {}
     findings = []
-    for zone in sorted(policy.zones.values(), key=lambda z: (z.span.file, z.span.line)):
+    for zone in sorted(policy.zones.values(), key=lambda z: z.name):  # the first by name: not file order
         if zone.vlan is None:
             continue
         clause = next((c for c in zone.clauses if c.keyword == "vlan"), None)

@@ -17,13 +17,13 @@ location), so witnesses do not depend on statement order.
 from __future__ import annotations
 
 import bisect
-import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterator
 
 import netaddr
 
+from ..checks.addresses import address_range as _address_range
 from ..diagnostics import Hop
 from ..model import Flow, SelName
 from ..resolve import Members, Policy, selector_key
@@ -63,27 +63,6 @@ class Side:
                     if z not in first or endpoint < first[z]:
                         first[z] = endpoint
         return first[zone]
-
-
-_DOTTED_QUAD = re.compile(  # no leading zeros: netaddr refuses them, and so must this
-    r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})(?:/(0|[1-9][0-9]?))?"
-)
-
-
-def _address_range(cidr: str) -> tuple[int, int, int]:
-    """(IP version, first address, last address) of a CIDR, as `netaddr.IPNetwork` reads it;
-    dotted-quad IPv4 (most addresses of a policy) without netaddr, which takes ten times as long."""
-    match = _DOTTED_QUAD.fullmatch(cidr)
-    if match is not None:
-        a, b, c, d, prefix = match.groups()
-        a, b, c, d = int(a), int(b), int(c), int(d)
-        length = 32 if prefix is None else int(prefix)
-        if a <= 255 and b <= 255 and c <= 255 and d <= 255 and length <= 32:
-            host = 0xFFFFFFFF >> length
-            first = (a << 24 | b << 16 | c << 8 | d) & ~host
-            return 4, first, first | host
-    net = netaddr.IPNetwork(cidr)
-    return net.version, int(net.first), int(net.last)
 
 
 class Intent:
