@@ -187,13 +187,15 @@ def same_model(old_policy, new_policy) -> bool:
     return model_of(old_policy)[1] == model_of(new_policy)[1]
 
 
-def model_of(policy, memo: dict | None = None) -> tuple[dict[tuple[str, str], Definition], tuple[Counter, Counter]]:
+def model_of(policy, memo: dict | None = None,
+             leave_out: frozenset[int] = frozenset()) -> tuple[dict[tuple[str, str], Definition], tuple[Counter, Counter]]:
     """The policy's own definitions (for the diff), and its model key: the canonical forms of its
     definitions and intent statements, and of its `allow`s, each as a multiset (equal keys: the
     same model but for positions and documentation).
 
     `memo` (id of a statement -> (statement, its canonical form)) lets two sides that share
-    statement objects (files equal on both, parsed once) work each out once.
+    statement objects (files equal on both, parsed once) work each out once; `leave_out`: ids of
+    `allow`s to leave out of the key (ones the other side has too, as the same objects).
     """
     memo = {} if memo is None else memo
     described: Counter = Counter()
@@ -218,6 +220,8 @@ def model_of(policy, memo: dict | None = None) -> tuple[dict[tuple[str, str], De
             definitions[key] = Definition(kind, name, values, span)
     flows: Counter = Counter()
     for flow in policy.flows:
+        if leave_out and id(flow) in leave_out:
+            continue
         hit = memo.get(id(flow))
         if hit is None:
             hit = memo[id(flow)] = (flow, flow_canonical(flow))

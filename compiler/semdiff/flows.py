@@ -95,27 +95,22 @@ def _endpoints(members, excluded: frozenset[str], space: _Space) -> frozenset[tu
 # Two `allow`s with equal contributions add exactly the same triples and reach (but their spans).
 
 
-def contributions(policy, sets: dict | None = None, known: dict | None = None,
-                  record: dict | None = None) -> dict[tuple, list[Span]]:
+def contributions(policy, sets: dict | None = None) -> dict[tuple, list[Span]]:
     """Every distinct contribution of the side's `allow`s, with the spans of the `allow`s that make it.
 
     An `allow` with no source or no destination left contributes nothing and is left out.
     `sets`: a table of the sets already made (for the other side), so that equal parts of the
-    two sides' contributions are the same objects and compare at once. `known` (id of an
-    `allow` -> (the `allow`, its contribution or None)): contributions worked out for another
-    side that defines exactly the same things, for the `allow` objects both sides share;
-    `record`: where to note this side's, for the other.
+    two sides' contributions are the same objects and compare at once.
     """
-    parts = _Parts(policy, {} if sets is None else sets)
+    return grouped(Parts(policy, {} if sets is None else sets), policy.flows)
+
+
+def grouped(parts: Parts, flows) -> dict[tuple, list[Span]]:
+    """The contributions of these `allow`s (worked out by `parts`), each with the spans that make it."""
     groups: dict[tuple, list[Span]] = {}
-    for flow in policy.flows:
-        hit = None if known is None else known.get(id(flow))
-        if hit is not None and hit[0] is flow:
-            made = hit[1]
-        else:
-            made = parts.contribution(flow)
-            if record is not None:
-                record[id(flow)] = (flow, made)
+    contribution = parts.contribution
+    for flow in flows:
+        made = contribution(flow)
         if made is not None:
             spans = groups.get(made)
             if spans is None:
@@ -125,7 +120,7 @@ def contributions(policy, sets: dict | None = None, known: dict | None = None,
     return groups
 
 
-class _Parts:
+class Parts:
     """The parts of contributions, each worked out once per side and made once (`sets`) per diff."""
 
     def __init__(self, policy, sets: dict) -> None:

@@ -7,43 +7,73 @@ places) adds the same triples and reach to both, whatever its text or position; 
 meaning changed, directly or through a zone, host, group or service it names, makes a different
 contribution. So only the triples and reach entries of the contributions that differ can differ,
 and only those are computed, on each side from every contribution that touches them.
+
+When both sides are in this process and define exactly the same things (`local_flow_tables`),
+an `allow` object both have (a file equal on both sides is parsed once) contributes the same to
+both, spans included: only the other `allow`s are worked out in full, and of the shared ones
+only those whose endpoints can touch what differs.
 """
 
 from __future__ import annotations
 
-from .flows import fold
+from .flows import Parts, fold, grouped
+
+Tables = tuple[tuple[dict, dict], tuple[dict, dict]]  # (triples, reach) of OLD, of NEW
 
 
-def flow_tables(old: dict, new: dict, old_zone_of: dict, new_zone_of: dict,
-                incremental: bool = True) -> tuple[tuple[dict, dict], tuple[dict, dict]]:
+def flow_tables(old: dict, new: dict, old_zone_of: dict, new_zone_of: dict, incremental: bool = True) -> Tables:
     """(triples, reach) of each side, for every triple and reach entry that can differ.
 
     `old` and `new` map contributions to the spans of the `allow`s that make them; the zone maps
     (host -> its zone) add each host triple's zone-level triples, to tell whether the other side
     covers it. `incremental=False`: every triple and reach entry (the same comparison).
     """
-    old_triples: dict = {}
-    old_reach: dict = {}
-    new_triples: dict = {}
-    new_reach: dict = {}
     if not incremental:
-        fold(old.items(), old_triples, old_reach)
-        fold(new.items(), new_triples, new_reach)
-        return (old_triples, old_reach), (new_triples, new_reach)
+        tables: Tables = (({}, {}), ({}, {}))
+        fold(old.items(), *tables[0])
+        fold(new.items(), *tables[1])
+        return tables
+    return _focused(old, new, old_zone_of, new_zone_of, [])
+
+
+def local_flow_tables(old_policy, new_policy, both: frozenset[int], zone_of: dict, sets: dict) -> Tables:
+    """`flow_tables` of two sides loaded in this process that define exactly the same things.
+
+    `both`: ids of the `allow` objects the two sides have in common; `zone_of`: host -> its zone
+    (the same on both sides).
+    """
+    parts = Parts(new_policy, sets)  # the same definitions: the same expansions on both sides
+    old = grouped(parts, (flow for flow in old_policy.flows if id(flow) not in both))
+    new = grouped(parts, (flow for flow in new_policy.flows if id(flow) not in both))
+    common = [flow for flow in new_policy.flows if id(flow) in both]
+    return _focused(old, new, zone_of, zone_of, common, parts, zone_of)
+
+
+def _focused(old: dict, new: dict, old_zone_of: dict, new_zone_of: dict, common: list,
+             parts: Parts | None = None, zone_of: dict | None = None) -> Tables:
+    """The tables of the triples and reach entries that the contributions that differ touch.
+
+    `common`: `allow`s both sides have, beside `old` and `new` (worked out by `parts`, only if
+    they can touch those).
+    """
     old_changed = [(c, spans) for c, spans in old.items() if len(new.get(c, ())) != len(spans)]
     new_changed = [(c, spans) for c, spans in new.items() if len(old.get(c, ())) != len(spans)]
+    tables: Tables = (({}, {}), ({}, {}))
     if not old_changed and not new_changed:
-        return (old_triples, old_reach), (new_triples, new_reach)
-    fold(old_changed, old_triples, old_reach)
-    fold(new_changed, new_triples, new_reach)
-    keys = _with_zones(old_triples, old_zone_of) | _with_zones(new_triples, new_zone_of)
-    reach_keys = old_reach.keys() | new_reach.keys()
+        return tables
+    fold(old_changed, *tables[0])
+    fold(new_changed, *tables[1])
+    keys = _with_zones(tables[0][0], old_zone_of) | _with_zones(tables[1][0], new_zone_of)
+    reach_keys = tables[0][1].keys() | tables[1][1].keys()
     changed = {c for c, _ in new_changed}
     touching = _touching((c for c in new if c not in changed), keys, reach_keys)
-    old_triples, old_reach, new_triples, new_reach = {}, {}, {}, {}
-    fold([*((c, old[c]) for c in touching), *old_changed], old_triples, old_reach, keys, reach_keys)
-    fold([*((c, new[c]) for c in touching), *new_changed], new_triples, new_reach, keys, reach_keys)
-    return (old_triples, old_reach), (new_triples, new_reach)
+    shared = []
+    if common:
+        shared = _touching(grouped(parts, _near(common, parts, keys, reach_keys, zone_of)), keys, reach_keys)
+    tables = (({}, {}), ({}, {}))
+    fold([*((c, old[c]) for c in touching), *old_changed, *shared], *tables[0], keys, reach_keys)
+    fold([*((c, new[c]) for c in touching), *new_changed, *shared], *tables[1], keys, reach_keys)
+    return tables
 
 
 def _with_zones(triples: dict, zone_of: dict) -> set:
@@ -62,24 +92,28 @@ def _with_zones(triples: dict, zone_of: dict) -> set:
 
 
 def _touching(contributions, keys: set, reach_keys: set) -> list:
-    """The contributions that add to one of `keys` (triples) or `reach_keys` (place, data type)."""
+    """The contributions that add to one of `keys` (triples) or `reach_keys` (place, data type).
+
+    `contributions`: contributions, or a dict of them (the result keeps the dict's items).
+    """
     pairs_of: dict[str, list[tuple[str, str]]] = {}
     for source, destination, service in keys:
         pairs_of.setdefault(service, []).append((source, destination))
     places_of: dict[str, set[str]] = {}
     for place, datatype in reach_keys:
         places_of.setdefault(datatype, set()).add(place)
-    names: dict[int, frozenset] = {}
+    names: dict[int, tuple] = {}
 
     def endpoint_names(endpoints: frozenset) -> frozenset:
         found = names.get(id(endpoints))
         if found is None:
-            found = names[id(endpoints)] = frozenset(e for e, _ in endpoints)
-        return found
+            found = names[id(endpoints)] = (endpoints, frozenset(e for e, _ in endpoints))
+        return found[1]
 
+    items = isinstance(contributions, dict)
     out = []
-    for contribution in contributions:
-        sources, destinations, services, _, datatypes, places = contribution
+    for entry in (contributions.items() if items else contributions):
+        sources, destinations, services, _, datatypes, places = entry[0] if items else entry
         hit = False
         for service, _ in services:
             pairs = pairs_of.get(service)
@@ -95,5 +129,30 @@ def _touching(contributions, keys: set, reach_keys: set) -> list:
                     hit = True
                     break
         if hit:
-            out.append(contribution)
+            out.append(entry)
+    return out
+
+
+def _near(flows: list, parts: Parts, keys: set, reach_keys: set, zone_of: dict) -> list:
+    """The `allow`s whose selectors name an endpoint of `keys` at both ends (with one of their
+    services), or one in a place of `reach_keys`: all that can touch them (carve-outs only take
+    endpoints away), found without working out their contributions."""
+    services = {service for _, _, service in keys}
+    sources = {source for source, _, _ in keys}
+    destinations = {destination for _, destination, _ in keys}
+    places = {place for place, _ in reach_keys}
+    in_places = places | {host for host, zone in zone_of.items() if zone in places}
+    expand = parts.expand
+
+    def names(members, wanted: set) -> bool:
+        return not (wanted.isdisjoint(members.zones) and wanted.isdisjoint(members.hosts)
+                    and wanted.isdisjoint(members.addresses))
+
+    out = []
+    for flow in flows:
+        source, destination = expand(flow.source), expand(flow.destination)
+        if (names(source, in_places) or names(destination, in_places)
+                or (any(ref.name in services for ref in flow.services)
+                    and names(source, sources) and names(destination, destinations))):
+            out.append(flow)
     return out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .canonical import model_digest
 from .compare import compare
-from .focus import flow_tables
+from .focus import flow_tables, local_flow_tables
 from .git import materialise, repository
 from .load import Location, ParseCache, location
 from .records import DiffInputError, PolicyDiff, SideInfo
@@ -64,20 +64,24 @@ def _diff(old_location: Location, old_info: SideInfo, new_location: Location, ne
     if parallel is None:
         parallel = _worth_forking(size)
     shared = Shared()
-    if parallel and hasattr(os, "fork"):
-        old_side = ForkedSide(old_location, old_info, cache, options)
-    else:
-        old_side = LocalSide(old_location, old_info, cache, options, shared)
+    local = not (parallel and hasattr(os, "fork"))
+    old_side = LocalSide(old_location, old_info, cache, options, shared) if local else \
+        ForkedSide(old_location, old_info, cache, options)
     try:
-        new_side = LocalSide(new_location, new_info, cache, options, shared)
-        del cache, shared
+        new_side = LocalSide(new_location, new_info, cache, options, shared if local else Shared())
+        del cache
+        if local and old_side.result.policy is not None and new_side.result.policy is not None:
+            shared.share(old_side.result.policy, new_side.result.policy)
         old, new = old_side.facts(), new_side.facts()
         readable = not old.errors and not new.errors
         wanted = readable and not _same_model(old.model, new.model)  # the same model: no verdict can differ
         old_side.ask(wanted)
         new_side.ask(wanted)
         tables = (({}, {}), ({}, {}))  # the same model (or unreadable): no flow can differ
-        if wanted:
+        if wanted and local and incremental and old.model[0] == new.model[0]:  # the same definitions
+            tables = local_flow_tables(old_side.result.policy, new_side.result.policy, shared.both, new.zone_of,
+                                       shared.sets)
+        elif wanted:
             old_flows = old_side.contributions()
             tables = flow_tables(old_flows, new_side.contributions(), old.zone_of, new.zone_of, incremental)
             del old_flows

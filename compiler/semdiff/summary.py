@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections import Counter
 
 from .canonical import model_of
 from .flows import contributions, endpoint_kinds, fold, reach_entries
@@ -21,29 +20,39 @@ from .verdicts import verdicts_of, verification
 
 
 class Shared:
-    """What two sides loaded in one process can share, worked out one after the other.
+    """What two sides loaded in one process share.
 
     Files equal on both sides are parsed once, so their statements are the same objects on
-    both: their canonical forms are worked out once (`canonical`) and, when both sides define
-    exactly the same things, so are their `allow`s' contributions (`contributions`, of the
-    first side asked, whose definitions are `described`). `sets` makes equal sets of the two
-    sides' contributions one object.
+    both: `both` holds the ids of the `allow`s the two sides have in common (they need not be
+    compared), `canonical` the canonical forms worked out so far (`canonical.model_of`), and
+    `sets` makes equal sets of the two sides' contributions one object.
     """
 
     def __init__(self) -> None:
+        self.both: frozenset[int] = frozenset()
         self.canonical: dict = {}
         self.sets: dict = {}
-        self.contributions: dict = {}
-        self.described: Counter | None = None
+
+    def share(self, old_policy, new_policy) -> None:
+        """Note the `allow` objects the two (loaded) sides have in common."""
+        old = {id(flow) for flow in old_policy.flows}
+        self.both = frozenset(id(flow) for flow in new_policy.flows if id(flow) in old)
 
 
 def describe(result, info: SideInfo, shared: Shared | None = None) -> SideFacts:
-    """What a loaded side (`LoadResult`) says, but its contributions and verdicts; `model` is its key."""
+    """What a loaded side (`LoadResult`) says, but its contributions and verdicts; `model` is its key.
+
+    With `shared`, the key leaves out the `allow`s both sides have (`Shared.both`): the two keys
+    are then equal exactly when full keys would be.
+    """
     errors = [d for d in result.diagnostics if d.exit_class == "input"]
     if errors:
         return SideFacts(info, errors=errors, texts=result.texts)  # the texts show the errors' lines
     policy = result.policy
-    definitions, key = model_of(policy, None if shared is None else shared.canonical)
+    if shared is None:
+        definitions, key = model_of(policy)
+    else:
+        definitions, key = model_of(policy, shared.canonical, shared.both)
     return SideFacts(
         info,
         model=key,
@@ -55,17 +64,9 @@ def describe(result, info: SideInfo, shared: Shared | None = None) -> SideFacts:
     )
 
 
-def contributions_of(result, facts: SideFacts, shared: Shared | None = None) -> dict:
-    """The contributions of a readable side's `allow`s (`flows.contributions`), described as `facts`."""
-    if shared is None:
-        return contributions(result.policy)
-    known = record = None
-    described = facts.model[0]
-    if shared.described is None:
-        shared.described, record = described, shared.contributions
-    elif shared.described == described:
-        known = shared.contributions
-    return contributions(result.policy, shared.sets, known, record)
+def contributions_of(result, shared: Shared | None = None) -> dict:
+    """The contributions of a readable side's `allow`s (`flows.contributions`)."""
+    return contributions(result.policy, None if shared is None else shared.sets)
 
 
 def judge(result, *, as_of: dt.date | None = None, disabled: frozenset[str] = frozenset(),
@@ -112,7 +113,7 @@ def analyse(result, info: SideInfo, *, as_of: dt.date | None = None, disabled: f
             return summary_of(facts, {}, {})
         triples: dict = {}
         reach: dict = {}
-        fold(contributions_of(result, facts).items(), triples, reach)
+        fold(contributions_of(result).items(), triples, reach)
         found, notes = judge(result, as_of=as_of, disabled=disabled, verify=verify) if verdicts else ({}, [])
         return summary_of(facts, triples, reach, found, notes)
     finally:

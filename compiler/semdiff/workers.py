@@ -25,19 +25,22 @@ class LocalSide:
     def __init__(self, location: Location, info: SideInfo, cache: ParseCache, options: dict,
                  shared: Shared | None = None) -> None:
         self.result = load_side(location, cache)
+        self.info = info
         self.options = options
         self.shared = shared
-        self._facts = describe(self.result, info, shared)
+        self._facts: SideFacts | None = None
         self.wanted = False
 
     def facts(self) -> SideFacts:
+        if self._facts is None:
+            self._facts = describe(self.result, self.info, self.shared)
         return self._facts
 
     def ask(self, wanted: bool) -> None:
         self.wanted = wanted
 
     def contributions(self) -> dict:
-        return contributions_of(self.result, self._facts, self.shared) if self.wanted else {}
+        return contributions_of(self.result, self.shared) if self.wanted else {}
 
     def verdicts(self) -> tuple[dict, list[str]]:
         return judge(self.result, **self.options) if self.wanted else ({}, [])
