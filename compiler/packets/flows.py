@@ -185,6 +185,7 @@ class PolicyPackets:
         self._parts: dict[tuple, Part] = {}
         self._meets: dict[tuple[int, int], int] = {}
         self._within: dict[tuple[int, int], int] = {}
+        self._clips: dict[tuple[int, int, int], tuple] = {}
         self._all: list[FlowPackets] | None = None
         self._cuts: dict[str, list[int]] | None = None
         self.sweep_limit = SWEEP_LIMIT
@@ -427,6 +428,8 @@ class PolicyPackets:
 
         Exact and without BDDs: sides are interval sets, and a service list is exactly the union
         of its service atoms (icmp atoms are IPv4, icmpv6 atoms IPv6, tcp and udp both)."""
+        if a is b:
+            return a.families
         key = (a.id, b.id) if a.id < b.id else (b.id, a.id)
         found = self._meets.get(key)
         if found is None:
@@ -477,10 +480,24 @@ class PolicyPackets:
         families = x.families
         if families & ~y.families:
             return False
-        families &= self.within_part(x.source, y.source)
-        families &= self.within_part(x.destination, y.destination)
-        families &= self.within_part(x.services, y.services)
-        return families == x.families
+        memo = self._within
+        # services first: the cheapest test, and the one that fails most
+        a, b = x.services, y.services
+        if a is not b:
+            found = memo.get((a.id, b.id))
+            if families & ~(self.within_part(a, b) if found is None else found):
+                return False
+        a, b = x.source, y.source
+        if a is not b:
+            found = memo.get((a.id, b.id))
+            if families & ~(self.within_part(a, b) if found is None else found):
+                return False
+        a, b = x.destination, y.destination
+        if a is not b:
+            found = memo.get((a.id, b.id))
+            if families & ~(self.within_part(a, b) if found is None else found):
+                return False
+        return True
 
     def union_covers(self, x: FlowPackets, ys: list[FlowPackets]) -> bool:
         """Whether the flows `ys` together allow every packet of `x`.
@@ -514,7 +531,7 @@ class PolicyPackets:
                 sources = x.source.addresses.family(family)
                 clipped = []
                 for y, v in here:
-                    s = _intersect(sources, y.source.addresses.family(family))
+                    s = self._clip(x.source, y.source, family)
                     if s:
                         clipped.append((y, s, v))
                 if not clipped or not covers(_union(s for _, s, _ in clipped), sources):
@@ -522,7 +539,7 @@ class PolicyPackets:
                 destinations = x.destination.addresses.family(family)
                 boxes = []
                 for y, s, v in clipped:
-                    d = _intersect(destinations, y.destination.addresses.family(family))
+                    d = self._clip(x.destination, y.destination, family)
                     if d:
                         boxes.append((s, d, v))
                 if not boxes or not covers(_union(d for _, d, _ in boxes), destinations):
@@ -532,6 +549,14 @@ class PolicyPackets:
             return True
         except _TooFragmented:
             return self._union_covers_in_space(x, ys)
+
+    def _clip(self, a: Part, b: Part, family: int) -> tuple:
+        """The addresses of family `family` two side parts share (memoised)."""
+        key = (a.id, b.id, family)
+        found = self._clips.get(key)
+        if found is None:
+            found = self._clips[key] = _intersect(a.addresses.family(family), b.addresses.family(family))
+        return found
 
     def _union_covers_in_space(self, x: FlowPackets, ys: list[FlowPackets]) -> bool:
         space = self.space

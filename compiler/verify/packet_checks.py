@@ -245,21 +245,26 @@ def _overlaps(packets, flows: list[FlowPackets], live: list[int]) -> dict[int, l
     some zone owns part of both destinations, and their services share a service atom (a protocol
     and a piece of the port range that no service boundary cuts). Most flows have one owner on
     each side (a zone or a host to a zone or a host): they are filed by that (source owner,
-    destination owner) pair, and flows sharing a pair are candidates. Every other flow (a group,
-    a tag, an address range, the internet on some side) gets a bit in one integer per owner
-    and side, and per service atom; the candidates of a flow among these are the AND of the ORs
-    of its owners' and atoms' integers, a few machine words per hundred flows. Candidates are
-    then compared with the part-wise `PolicyPackets.overlap`."""
-    single: dict[int, int] = {}  # (source owner << 32 | destination owner) -> the first flow with it
-    more: dict[int, list[int]] = {}  # ... -> every flow with it, when there are several
+    destination owner) pair, in two nested indexes (by source, then destination, and the other
+    way round). Flows sharing a pair are candidates; another flow (a group, a tag, an address
+    range or the internet on some side) finds its candidates among them by walking the owners of
+    its narrower side and intersecting, in C, the index's keys with the owners of its other side;
+    and these other flows find each other through one integer per owner and side and per service
+    atom, with a bit per flow: the AND of the ORs of a flow's owners' and atoms' integers. Every
+    candidate is then compared with the part-wise `PolicyPackets.overlap`."""
+    by_source: dict[int, dict[int, int]] = {}  # source owner -> destination owner -> first flow filed there
+    more: dict[int, list[int]] = {}  # (source owner << 32 | destination owner) -> its flows, when several
     multi: list[int] = []
     for i in live:
         f = flows[i]
         so, do = f.source_all.owner_ids, f.destination_all.owner_ids
         if BY_PAIR and len(so) == 1 and len(do) == 1:
-            key = (so[0] << 32) | do[0]
-            first = single.setdefault(key, i)
+            row = by_source.get(so[0])
+            if row is None:
+                row = by_source[so[0]] = {}
+            first = row.setdefault(do[0], i)
             if first != i:
+                key = (so[0] << 32) | do[0]
                 group = more.get(key)
                 if group is None:
                     more[key] = [first, i]
@@ -294,6 +299,30 @@ def _overlaps(packets, flows: list[FlowPackets], live: list[int]) -> dict[int, l
                         pair(same[a], same[b])
     if not multi:
         return out
+    by_destination: dict[int, dict[int, int]] = defaultdict(dict)
+    for s, row in by_source.items():
+        for d, i in row.items():
+            by_destination[d][s] = i
+    owner_sets: dict[int, frozenset[int]] = {}
+    for j in multi:  # the other flows against the single-owner ones
+        f = flows[j]
+        mine, theirs = f.source_all, f.destination_all
+        index, shift = by_source, 32
+        if len(mine.owner_ids) > len(theirs.owner_ids):
+            mine, theirs, index, shift = theirs, mine, by_destination, 0
+        others = owner_sets.get(theirs.id)
+        if others is None:
+            others = owner_sets[theirs.id] = frozenset(theirs.owner_ids)
+        atoms = f.services.owners
+        for x in mine.owner_ids:
+            row = index.get(x)
+            if row:
+                for y in row.keys() & others:
+                    first = row[y]
+                    key = (x << 32) | y if shift else (y << 32) | x
+                    for g in more.get(key, (first,)):
+                        if not atoms.isdisjoint(flows[g].services.owners):
+                            pair(g, j)
     size = len(multi)
     # positions in `multi` per part (many flows share a part), then one integer per owner: the OR
     # of its parts' integers
@@ -328,15 +357,6 @@ def _overlaps(packets, flows: list[FlowPackets], live: list[int]) -> dict[int, l
             unions[key] = found
         return found
 
-    by_source, by_destination = source_masks.get, destination_masks.get
-    for key, i in single.items():  # single-owner flows against the others
-        hits = by_source(key >> 32, 0) & by_destination(key & 0xFFFFFFFF, 0)
-        if hits:
-            for g in more.get(key, (i,)):
-                found = hits & union(flows[g].services, atom_masks, 2)
-                if found:
-                    for b in _bits(found):
-                        pair(g, multi[b])
     for b, i in enumerate(multi):  # the others among themselves, each pair once
         f = flows[i]
         found = union(f.source_all, source_masks, 0) & union(f.destination_all, destination_masks, 1) & \
