@@ -21,7 +21,7 @@ from typing import Any, Callable, NamedTuple
 
 
 from . import parse_cache
-from .builder import ModelBuilder, Tok
+from .builder import ModelBuilder, Tok, _Flow, _Ref, _Selector, _SelName
 from .files import write_atomically
 from .diagnostics import Diagnostic
 from .model import Comment, SourceFile, Span, constructor
@@ -36,10 +36,8 @@ STATEMENT_KEYWORDS = frozenset(
 )
 
 # One match per token, blanks before it included; every character is matched by something.
-_MASTER = re.compile(
-    r"""
-    [ \t\r\f\n]*
-    (?:
+_NAME_PATTERN = r"[A-Za-z_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
+_TOKENS = r"""
       (?P<COMMENT>\#[^\n]*)
     | (?P<STRING>"(?:[^"\\\n]|\\.)*")
     | (?P<BADSTRING>"[^\n]*)
@@ -47,14 +45,29 @@ _MASTER = re.compile(
     | (?P<IPV4>[0-9]+(?:\.[0-9]*)+(?:/[0-9]*)?)
     | (?P<DATE>[0-9]+-[0-9]+-[0-9]+)
     | (?P<INT>[0-9]+)
-    | (?P<WORD>[A-Za-z_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)
+    | (?P<WORD>NAME)
     | (?P<PUNCT>->|[{}:;,=.\-])
     | (?P<BAD>.)
     | (?P<EOF>$)
-    )
-    """,
+"""
+# The usual one-line flow, `allow a -> b : s1, s2 log "why"` (names only, a plain string), as
+# one LINE token: the parser makes its model straight from the match (FileParser._line), or
+# splits it into the tokens above when anything about it is unusual.
+_LINE_TOKEN = r"""
+      (?P<LINE>allow[ \t]+(?P<L_SOURCE>NAME)[ \t]*->[ \t]*(?P<L_DESTINATION>NAME)[ \t]*:[ \t]*
+               (?P<L_SERVICES>NAME(?:[ \t]*,[ \t]*NAME)*)(?:[ \t]+(?P<L_LOG>log))?(?:[ \t]*(?P<L_WHY>"[^"\\\n]*"))?)
+      (?=[ \t\r\f]*(?:\#|\n|$))
+"""
+_MASTER = re.compile(
+    r"[ \t\r\f\n]*(?:" + _TOKENS.replace("NAME", _NAME_PATTERN) + ")", re.VERBOSE | re.DOTALL
+)
+_MASTER_LINES = re.compile(
+    r"[ \t\r\f\n]*(?:" + _LINE_TOKEN.replace("NAME", _NAME_PATTERN) + "|" + _TOKENS.replace("NAME", _NAME_PATTERN) + ")",
     re.VERBOSE | re.DOTALL,
 )
+_NAME = re.compile(_NAME_PATTERN)
+_L_LINE, _L_SOURCE, _L_DESTINATION, _L_SERVICES, _L_LOG, _L_WHY = (
+    _MASTER_LINES.groupindex[name] for name in ("LINE", "L_SOURCE", "L_DESTINATION", "L_SERVICES", "L_LOG", "L_WHY"))
 _IFNAME = re.compile(r"[A-Za-z][A-Za-z0-9_./:-]*")
 _WORD_ALTERNATION = re.compile(r"\(\?:([a-z0-9|-]+)\)")
 
@@ -251,7 +264,7 @@ class FileParser:
         newline = text.find("\n")  # the next line break (length when there is none)
         if newline < 0:
             newline = length
-        for m in _MASTER.finditer(text):
+        for m in (_MASTER_LINES if DIRECT_STATEMENTS else _MASTER).finditer(text):
             kind = m.lastgroup
             if kind is None:
                 continue
@@ -268,6 +281,8 @@ class FileParser:
             elif kind == "PUNCT":
                 value = m.group(kind)
                 append(_new_tuple(Tok, (punct[value], value, base + start, base + end)))
+            elif kind == "LINE":
+                append(_new_tuple(Tok, (kind, m, base + start, base + end)))
             elif kind == "COMMENT":
                 comments.append(_Comment(m.group(kind), line, start + base & _COLUMN))
             elif kind == "EOF":
@@ -320,6 +335,7 @@ class FileParser:
         direct = {"ALLOW": ("allow", self._allow), "ZONE": ("zone", self._zone), "HOST": ("host", self._host)}
         if not DIRECT_STATEMENTS:
             direct = {}
+        listed = states[t.start]["__start_star_0"]  # the state over the statements read so far
         index = 0
         # one stack of (state, value, start position, end position)
         stack: list[tuple[int, Any, int, int]] = [(t.start, None, 0, 0)]
@@ -334,6 +350,12 @@ class FileParser:
             if kind == "WORD":
                 kind = self._word(value, start, actions)
                 token = _new_tuple(Tok, (kind, value, start, end))
+            elif kind == "LINE":  # a flow on one line: taken whole at its shift, else as tokens
+                if recovering or "ALLOW" not in actions:
+                    self._split_line(index - 1)
+                    index -= 1
+                    continue
+                kind = "ALLOW"
             elif kind == "BAD" or kind == "BADSTRING":
                 self._lexical_error(kind, value, start, end)
                 continue
@@ -351,6 +373,9 @@ class FileParser:
             while True:
                 action = actions.get(kind)
                 if action is None:
+                    if token[0] == "LINE":
+                        token = self._split_line(index - 1)
+                        end = token[3]
                     self._syntax_error(token, stack)
                     self._remember_broken_name(stack)
                     recovering = not (self._resync(token, stack) and kind in states[stack[-1][0]])
@@ -362,7 +387,30 @@ class FileParser:
                 if action >= 0:
                     if kind in direct:  # a whole statement read directly, as if the table had reduced it
                         rule, read = direct[kind]
-                        done = read(index, start)
+                        if token[0] == "LINE":
+                            done = self._line(index, token)
+                            if done is None:
+                                token = self._split_line(index - 1)
+                                end = token[3]
+                                done = read(index, start)
+                            elif len(stack) == 2 and stack[1][0] == listed and tokens[done[1]][0] != "SEMICOLON":
+                                # one-line flows after other statements: each goes straight into the
+                                # list of statements, as the table's next reductions would put it
+                                items = stack[1][1]
+                                while True:
+                                    result, index, end = done
+                                    items.append(result)
+                                    token = tokens[index]
+                                    if token[0] != "LINE":
+                                        break
+                                    done = self._line(index + 1, token)
+                                    if done is None or tokens[done[1]][0] == "SEMICOLON":
+                                        break
+                                stack[1] = (listed, items, stack[1][2], end)
+                                state = listed
+                                break
+                        else:
+                            done = read(index, start)
                         if done is not None:
                             result, index, end = done
                             state = states[stack[-1][0]][rule]
@@ -429,7 +477,69 @@ class FileParser:
         kind, value, _, _ = self.tokens[index]
         if kind == "WORD":
             return tables().words[value] in STATEMENT_KEYWORDS
-        return kind == "SEMICOLON" or kind == "$END"
+        return kind == "LINE" or kind == "SEMICOLON" or kind == "$END"
+
+    def _split_line(self, index: int) -> Tok:
+        """Replace the LINE token at `index` by its tokens; the first, `allow`, as its keyword."""
+        match, start = self.tokens[index][1], self.tokens[index][2]
+        base = start - match.start("LINE")
+        t = tables()
+        parts = []
+        for m in _MASTER.finditer(self.text, match.start("LINE"), match.end()):
+            kind = m.lastgroup
+            if kind == "EOF":
+                break
+            first, last = m.span(kind)
+            value = m.group(kind)
+            if kind == "WORD":
+                value = intern(value)
+                kind = "WORD" if value in t.words else "NAME"
+            elif kind == "PUNCT":
+                kind = t.punct[value]
+            parts.append(_new_tuple(Tok, (kind, value, base + first, base + last)))
+        self.tokens[index:index + 1] = parts
+        return _new_tuple(Tok, ("ALLOW", "allow", start, parts[0][3]))
+
+    def _line(self, index: int, token: Tok) -> tuple[Any, int, int] | None:
+        """The flow of the LINE token before `index`, as the builder would make it (a one-item
+        selector shares its item's span), or None to read its tokens instead."""
+        kind, value = self.tokens[index][:2]
+        words = tables().words
+        if not (kind == "LINE" or kind == "$END" or kind == "SEMICOLON"
+                or (kind == "WORD" and words[value] in STATEMENT_KEYWORDS)):
+            return None  # the statement goes on, or something unexpected follows it
+        match = token[1]
+        source, destination, services, why = match.group(_L_SOURCE, _L_DESTINATION, _L_SERVICES, _L_WHY)
+        if source in words or destination in words:
+            return None
+        path, line = self.path, self.numbers[token[2] >> _LINE]
+        column = (token[2] & _COLUMN) - match.start(_L_LINE)  # + offset: the column of an offset
+        if "," in services:
+            names = []
+            for m in _NAME.finditer(self.text, *match.span(_L_SERVICES)):
+                name = m.group()
+                if name in words:
+                    return None
+                first, last = m.span()
+                names.append(_Ref(intern(name), _new_tuple(Span, (path, line, column + first, line, column + last))))
+            refs = tuple(names)
+        else:
+            if services in words:
+                return None
+            first, last = match.span(_L_SERVICES)
+            refs = (_Ref(intern(services), _new_tuple(Span, (path, line, column + first, line, column + last))),)
+        first, last = match.span(_L_SOURCE)
+        where = _new_tuple(Span, (path, line, column + first, line, column + last))
+        source = _Selector((_SelName(intern(source), where),), where)
+        first, last = match.span(_L_DESTINATION)
+        where = _new_tuple(Span, (path, line, column + first, line, column + last))
+        destination = _Selector((_SelName(intern(destination), where),), where)
+        last = match.end()
+        end = token[3]
+        flow = _Flow(source, destination, refs, (), (), (), match.start(_L_LOG) >= 0,
+                     None if why is None else why[1:-1], _new_tuple(Span, (path, line, token[2] & _COLUMN, line,
+                                                                           column + last)))
+        return flow, index, end
 
     def _selector(self, index: int) -> tuple[Any, int, int] | None:
         """`sel_item ("," sel_item)*` from `index`: (Selector, next index, end) or None."""
