@@ -43,7 +43,7 @@ from .model import (
     Use,
     Waiver,
     Zone,
-    constructor,
+    constructors,
 )
 from .values import (
     ValueProblem,
@@ -72,38 +72,44 @@ class Piece(NamedTuple):
     span: Span
 
 
-# Models are made without validation (`constructor`): every value below is checked here, so
+# Models are made without validation (`constructors`): every value below is checked here, so
 # validating it again would only cost time (half of parsing, before this).
-_Ref = constructor(Ref, "name", "span")
-_Clause = constructor(Clause, "keyword", "span")
-_Network = constructor(Network, "cidr", "span")
-_PortRange = constructor(PortRange, "low", "high")
-_PortMatch = constructor(Match, "protocol", "ports", "span")
-_IcmpMatch = constructor(Match, "protocol", "icmp_type", "icmp_code", "span")
-_Binding = constructor(Binding, "interface", "port", "zone", "span")
-_Selector = constructor(Selector, "items", "span")
-_SelName = constructor(SelName, "name", "span")
-_SelTag = constructor(SelTag, "tag", "span")
-_SelHolding = constructor(SelHolding, "datatype", "span")
-_SelAddress = constructor(SelAddress, "cidr", "span")
-_Use = constructor(Use, "module", "span")
-_Zone = constructor(Zone, "name", "description", "networks", "vlan", "trust", "broker", "holds", "tags", "builtin",
-                    "span", "name_span", "clauses")
-_Host = constructor(Host, "name", "zone", "description", "addresses", "tags", "span", "name_span", "clauses")
-_Group = constructor(Group, "name", "selector", "span", "name_span")
-_DataType = constructor(DataType, "name", "sensitivity", "description", "span", "name_span", "clauses")
-_Service = constructor(Service, "name", "description", "matches", "carries", "encrypted", "legacy", "span",
-                       "name_span", "clauses")
-_Flow = constructor(Flow, "source", "destination", "services", "carrying", "except_from", "except_to", "log",
-                    "justification", "span")
-_NoPath = constructor(NoPath, "source", "destination", "within", "through")
-_OnlyEncrypted = constructor(OnlyEncrypted, "datatype")
-_OnlyMayConnect = constructor(OnlyMayConnect, "allowed", "target", "services")
-_Assertion = constructor(Assertion, "label", "body", "justification", "span")
-_Requirement = constructor(Requirement, "label", "source", "destination", "services", "justification", "span")
-_Waiver = constructor(Waiver, "label", "text", "source", "destination", "services", "until", "reason", "target_span",
-                      "span")
-_Device = constructor(Device, "role", "name", "backend", "description", "bindings", "span", "name_span", "clauses")
+(
+    _Ref, _Clause, _Network, _PortRange, _PortMatch, _IcmpMatch, _Binding, _Selector, _SelName,
+    _SelTag, _SelHolding, _SelAddress, _Use, _Zone, _Host, _Group, _DataType, _Service, _Flow, _NoPath,
+    _OnlyEncrypted, _OnlyMayConnect, _Assertion, _Requirement, _Waiver, _Device
+) = constructors(
+    (Ref, "name", "span"),
+    (Clause, "keyword", "span"),
+    (Network, "cidr", "span"),
+    (PortRange, "low", "high"),
+    (Match, "protocol", "ports", "span"),
+    (Match, "protocol", "icmp_type", "icmp_code", "span"),
+    (Binding, "interface", "port", "zone", "span"),
+    (Selector, "items", "span"),
+    (SelName, "name", "span"),
+    (SelTag, "tag", "span"),
+    (SelHolding, "datatype", "span"),
+    (SelAddress, "cidr", "span"),
+    (Use, "module", "span"),
+    (Zone, "name", "description", "networks", "vlan", "trust", "broker", "holds", "tags", "builtin", "span",
+     "name_span", "clauses"),
+    (Host, "name", "zone", "description", "addresses", "tags", "span", "name_span", "clauses"),
+    (Group, "name", "selector", "span", "name_span"),
+    (DataType, "name", "sensitivity", "description", "span", "name_span", "clauses"),
+    (Service, "name", "description", "matches", "carries", "encrypted", "legacy", "span", "name_span",
+     "clauses"),
+    (Flow, "source", "destination", "services", "carrying", "except_from", "except_to", "log", "justification",
+     "span"),
+    (NoPath, "source", "destination", "within", "through"),
+    (OnlyEncrypted, "datatype"),
+    (OnlyMayConnect, "allowed", "target", "services"),
+    (Assertion, "label", "body", "justification", "span"),
+    (Requirement, "label", "source", "destination", "services", "justification", "span"),
+    (Waiver, "label", "text", "source", "destination", "services", "until", "reason", "target_span",
+     "span"),
+    (Device, "role", "name", "backend", "description", "bindings", "span", "name_span", "clauses"),
+)
 
 _new_tuple = tuple.__new__
 _TRUST = {trust.value: trust for trust in Trust}

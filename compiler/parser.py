@@ -20,7 +20,6 @@ from sys import intern
 from typing import Any, Callable, NamedTuple
 
 
-from . import parse_cache
 from .builder import ModelBuilder, Tok, _Flow, _Ref, _Selector, _SelName
 from .files import write_atomically
 from .diagnostics import Diagnostic
@@ -58,13 +57,9 @@ _LINE_TOKEN = r"""
                (?P<L_SERVICES>NAME(?:[ \t]*,[ \t]*NAME)*)(?:[ \t]+(?P<L_LOG>log))?(?:[ \t]*(?P<L_WHY>"[^"\\\n]*"))?)
       (?=[ \t\r\f]*(?:\#|\n|$))
 """
-_MASTER = re.compile(
-    r"[ \t\r\f\n]*(?:" + _TOKENS.replace("NAME", _NAME_PATTERN) + ")", re.VERBOSE | re.DOTALL
-)
-_MASTER_LINES = re.compile(
-    r"[ \t\r\f\n]*(?:" + _LINE_TOKEN.replace("NAME", _NAME_PATTERN) + "|" + _TOKENS.replace("NAME", _NAME_PATTERN) + ")",
-    re.VERBOSE | re.DOTALL,
-)
+_TOKENS, _LINE_TOKEN = (pattern.replace("NAME", _NAME_PATTERN) for pattern in (_TOKENS, _LINE_TOKEN))
+_MASTER = re.compile(r"[ \t\r\f\n]*(?:" + _TOKENS + ")", re.VERBOSE | re.DOTALL)
+_MASTER_LINES = re.compile(r"[ \t\r\f\n]*(?:" + _LINE_TOKEN + "|" + _TOKENS + ")", re.VERBOSE | re.DOTALL)
 _NAME = re.compile(_NAME_PATTERN)
 _L_LINE, _L_SOURCE, _L_DESTINATION, _L_SERVICES, _L_LOG, _L_WHY = (
     _MASTER_LINES.groupindex[name] for name in ("LINE", "L_SOURCE", "L_DESTINATION", "L_SERVICES", "L_LOG", "L_WHY"))
@@ -834,10 +829,19 @@ def _syntax_help(token: Tok, accepts: dict) -> str:
     return "see docs/language.md for the statement's form"
 
 
+# Files from this size on are cached on disk (`parse_cache`): below it, parsing costs about what
+# reading an entry back does (measured: docs/performance.md).
+CACHE_MIN_BYTES = 16_384
+
+
 def parse_text(path: str, text: str) -> tuple[SourceFile, list[Diagnostic], set[str]]:
     """The model of one file's text, its diagnostics, and the names of definitions dropped for
     a bad value. A large file's result is cached on disk (`parse_cache`)."""
-    if len(text) < parse_cache.MIN_BYTES or not parse_cache.enabled():
+    if len(text) < CACHE_MIN_BYTES:
+        return _parse_text(path, text)
+    from . import parse_cache
+
+    if not parse_cache.enabled():
         return _parse_text(path, text)
     cached = parse_cache.load(path, text)
     if cached is not None:

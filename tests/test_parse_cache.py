@@ -15,7 +15,7 @@ import pytest
 
 import synthetic
 from conftest import ROOT
-from septum.compiler import load_policy, parse_cache
+from septum.compiler import load_policy, parse_cache, parser
 from septum.compiler.parser import parse_text
 
 GOOD = """
@@ -50,7 +50,7 @@ def cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     monkeypatch.setenv("SEPTUM_CACHE_DIR", str(folder))
     monkeypatch.delenv("SEPTUM_NO_CACHE", raising=False)
-    monkeypatch.setattr(parse_cache, "MIN_BYTES", 0)
+    monkeypatch.setattr(parser, "CACHE_MIN_BYTES", 0)
     return folder / "parse"
 
 
@@ -168,7 +168,7 @@ def test_no_cache(cache, monkeypatch):
 
 
 def test_small_files_are_not_cached(cache, monkeypatch):
-    monkeypatch.setattr(parse_cache, "MIN_BYTES", len(GOOD) + 1)
+    monkeypatch.setattr(parser, "CACHE_MIN_BYTES", len(GOOD) + 1)
     for _ in range(3):
         parse_text("f.septum", GOOD)
     assert not cache.exists()
@@ -178,7 +178,7 @@ def test_an_unwritable_cache_changes_nothing(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("SEPTUM_CACHE_DIR", str(blocker / "cache"))
-    monkeypatch.setattr(parse_cache, "MIN_BYTES", 0)
+    monkeypatch.setattr(parser, "CACHE_MIN_BYTES", 0)
     results = [parse_text("f.septum", BROKEN) for _ in range(3)]
     same(results[0], results[2])
 
@@ -205,7 +205,7 @@ def test_cli_cold_and_warm_runs_agree(tmp_path):
     """The real thing: files over the size threshold, three runs of `septum check`."""
     policy = tmp_path / "policy"
     synthetic.generate(policy, zones=300, flows=3000)
-    assert max(p.stat().st_size for p in policy.glob("*.septum")) >= parse_cache.MIN_BYTES
+    assert max(p.stat().st_size for p in policy.glob("*.septum")) >= parser.CACHE_MIN_BYTES
     (policy / "flows-001.septum").write_text((policy / "flows-001.septum").read_text() + "allow a -> : x\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and k != "SEPTUM_NO_CACHE"}
     env["SEPTUM_CACHE_DIR"] = str(tmp_path / "cache")
@@ -213,4 +213,5 @@ def test_cli_cold_and_warm_runs_agree(tmp_path):
                            capture_output=True, text=True, env=env, timeout=120) for _ in range(3)]
     assert entries(tmp_path / "cache" / "parse")
     assert runs[0].returncode == 2 and "E001" in runs[0].stdout
-    assert [(r.returncode, r.stdout, r.stderr) for r in runs[1:]] == [(runs[0].returncode, runs[0].stdout, runs[0].stderr)] * 2
+    first = (runs[0].returncode, runs[0].stdout, runs[0].stderr)
+    assert [(r.returncode, r.stdout, r.stderr) for r in runs[1:]] == [first, first]
