@@ -28,12 +28,11 @@ class _Space:
 
     def __init__(self, policy) -> None:
         self.policy = policy
-        self.blocks: dict[str, list[tuple[int, int, int]]] = {}
-        self.inside: dict[tuple[str, str], bool] = {}
+        self.found: dict[str, list[tuple[int, int, int]]] = {}
 
-    def _blocks(self, name: str) -> list[tuple[int, int, int]]:
+    def blocks(self, name: str) -> list[tuple[int, int, int]]:
         """(IP version, first, last address) of each network of a zone, host or raw address."""
-        found = self.blocks.get(name)
+        found = self.found.get(name)
         if found is None:
             policy = self.policy
             if name in policy.zones:
@@ -42,22 +41,13 @@ class _Space:
                 cidrs = [n.cidr for n in policy.hosts[name].addresses]
             else:
                 cidrs = [name]
-            found = self.blocks[name] = [b for b in map(_block, cidrs) if b is not None]
+            found = self.found[name] = [b for b in map(_block, cidrs) if b is not None]
         return found
 
-    def cuts(self, carved: str, endpoint: str) -> bool:
-        """Does carving `carved` out remove part of `endpoint` (without removing it whole)?"""
-        key = (carved, endpoint)
-        found = self.inside.get(key)
-        if found is None:
-            host = self.policy.hosts.get(carved)
-            if host is not None and host.zone.name == endpoint:
-                found = True
-            else:
-                found = any(a[0] == b[0] and a[1] <= b[2] and b[1] <= a[2]
-                            for a in self._blocks(carved) for b in self._blocks(endpoint))
-            self.inside[key] = found
-        return found
+    def cutters(self, excluded: frozenset[str]) -> list[tuple[str, str | None, list]]:
+        """Each carve-out with the zone it is a host of (if it is one) and its address blocks."""
+        hosts = self.policy.hosts
+        return [(x, hosts[x].zone.name if x in hosts else None, self.blocks(x)) for x in sorted(excluded)]
 
 
 def _block(cidr: str) -> tuple[int, int, int] | None:
@@ -80,11 +70,29 @@ _NOTHING: frozenset[str] = frozenset()
 
 
 def _endpoints(members, excluded: frozenset[str], space: _Space) -> frozenset[tuple[str, frozenset[str]]]:
-    """(endpoint, the carve-outs that cut into it) for every endpoint not carved out whole."""
+    """(endpoint, the carve-outs that cut into it) for every endpoint not carved out whole.
+
+    A carve-out cuts into an endpoint when it is a host of that zone, or when their addresses meet.
+    """
     if not excluded:
         return frozenset((e, _NOTHING) for e in members.endpoints())
-    return frozenset((endpoint, frozenset(x for x in excluded if space.cuts(x, endpoint)))
-                     for endpoint in members.endpoints() if endpoint not in excluded)
+    cutters = space.cutters(excluded)
+    out = []
+    for endpoint in members.endpoints():
+        if endpoint in excluded:
+            continue
+        cut = []
+        blocks = None
+        for carved, zone, carved_blocks in cutters:
+            if zone == endpoint:
+                cut.append(carved)
+            elif carved_blocks:
+                if blocks is None:
+                    blocks = space.blocks(endpoint)
+                if any(a[0] == b[0] and a[1] <= b[2] and b[1] <= a[2] for a in carved_blocks for b in blocks):
+                    cut.append(carved)
+        out.append((endpoint, frozenset(cut) if cut else _NOTHING))
+    return frozenset(out)
 
 
 # A contribution is what one `allow` adds to its side, as plain hashable data:

@@ -36,15 +36,34 @@ def flow_tables(old: dict, new: dict, old_zone_of: dict, new_zone_of: dict, incr
     return _focused(old, new, old_zone_of, new_zone_of, [])
 
 
-def local_flow_tables(old_policy, new_policy, both: frozenset[int], zone_of: dict, sets: dict) -> Tables:
+def local_flow_tables(old_policy, new_policy, both: frozenset[int], zone_of: dict, sets: dict,
+                      canonical: dict) -> Tables:
     """`flow_tables` of two sides loaded in this process that define exactly the same things.
 
     `both`: ids of the `allow` objects the two sides have in common; `zone_of`: host -> its zone
-    (the same on both sides).
+    (the same on both sides); `canonical`: id of an `allow` -> (the `allow`, its canonical form),
+    for the others (`canonical.model_of`). With the same definitions, `allow`s with the same
+    canonical form make the same contribution (the assumption that lets equal model keys skip
+    verification), so an `allow` the other side also has, moved or reformatted, is worked out once.
     """
     parts = Parts(new_policy, sets)  # the same definitions: the same expansions on both sides
-    old = grouped(parts, (flow for flow in old_policy.flows if id(flow) not in both))
-    new = grouped(parts, (flow for flow in new_policy.flows if id(flow) not in both))
+    made: dict[tuple, tuple | None] = {}
+
+    def contributions(policy) -> dict:
+        groups: dict[tuple, list] = {}
+        for flow in policy.flows:
+            if id(flow) in both:
+                continue
+            form = canonical[id(flow)][1]
+            contribution = made.get(form, made)
+            if contribution is made:
+                contribution = made[form] = parts.contribution(flow)
+            if contribution is not None:
+                groups.setdefault(contribution, []).append(flow.span)
+        return groups
+
+    old = contributions(old_policy)
+    new = contributions(new_policy)
     common = [flow for flow in new_policy.flows if id(flow) in both]
     return _focused(old, new, zone_of, zone_of, common, parts, zone_of)
 
@@ -138,21 +157,24 @@ def _near(flows: list, parts: Parts, keys: set, reach_keys: set, zone_of: dict) 
     services), or one in a place of `reach_keys`: all that can touch them (carve-outs only take
     endpoints away), found without working out their contributions."""
     services = {service for _, _, service in keys}
-    sources = {source for source, _, _ in keys}
-    destinations = {destination for _, destination, _ in keys}
     places = {place for place, _ in reach_keys}
-    in_places = places | {host for host, zone in zone_of.items() if zone in places}
+    wanted = ({source for source, _, _ in keys}, {destination for _, destination, _ in keys},
+              places | {host for host, zone in zone_of.items() if zone in places})
     expand = parts.expand
+    seen: dict[int, tuple] = {}  # id of a `Members` -> (it, names a source, a destination, a place)
 
-    def names(members, wanted: set) -> bool:
-        return not (wanted.isdisjoint(members.zones) and wanted.isdisjoint(members.hosts)
-                    and wanted.isdisjoint(members.addresses))
+    def names(members) -> tuple:
+        found = seen.get(id(members))
+        if found is None:
+            found = seen[id(members)] = (members, *(
+                not (names.isdisjoint(members.zones) and names.isdisjoint(members.hosts)
+                     and names.isdisjoint(members.addresses)) for names in wanted))
+        return found
 
     out = []
     for flow in flows:
-        source, destination = expand(flow.source), expand(flow.destination)
-        if (names(source, in_places) or names(destination, in_places)
-                or (any(ref.name in services for ref in flow.services)
-                    and names(source, sources) and names(destination, destinations))):
+        source, destination = names(expand(flow.source)), names(expand(flow.destination))
+        if source[3] or destination[3] or (source[1] and destination[2]
+                                           and any(ref.name in services for ref in flow.services)):
             out.append(flow)
     return out

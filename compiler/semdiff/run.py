@@ -80,7 +80,7 @@ def _diff(old_location: Location, old_info: SideInfo, new_location: Location, ne
         tables = (({}, {}), ({}, {}))  # the same model (or unreadable): no flow can differ
         if wanted and local and incremental and old.model[0] == new.model[0]:  # the same definitions
             tables = local_flow_tables(old_side.result.policy, new_side.result.policy, shared.both, new.zone_of,
-                                       shared.sets)
+                                       shared.sets, shared.canonical)
         elif wanted:
             old_flows = old_side.contributions()
             tables = flow_tables(old_flows, new_side.contributions(), old.zone_of, new.zone_of, incremental)
