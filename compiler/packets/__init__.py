@@ -4,7 +4,9 @@
   and destination address, protocol and L4 value (port, or icmp type and code); addresses
   exact (128 bits) or as a policy's address atoms.
 * `flows.PolicyPackets` / `flows.policy_packets(policy)`: the packet sets of a policy's endpoints,
-  services and flows, `(source − except from) × (destination − except to) × services`.
+  services and flows, `(source − except from) × (destination − except to) × services`, as parts
+  (address intervals, service atoms) with relations between flows computed on them, and BDDs
+  made on demand.
 * `addresses`: interval arithmetic on addresses (`AddressSet`), the private ranges, atoms, and
   the index of which zone owns which addresses.
 * `boxes.BoxSpace`: the interval-box representation measured against the BDDs (`bench`).

@@ -37,8 +37,39 @@ def parse_cidr(cidr: str) -> tuple[int, int, int]:
         prefix = 32 if length is None else int(length)
         value = (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
         return 4, value & ~((1 << (32 - prefix)) - 1), prefix
+    match = _IPV6.fullmatch(cidr)
+    if match is not None:
+        value = _ipv6_value(match.group(1))
+        if value is not None:
+            prefix = 128 if match.group(2) is None else int(match.group(2))
+            return 6, value & ~((1 << (128 - prefix)) - 1), prefix
     network = ipaddress.ip_network(cidr, strict=False)
     return network.version, int(network.network_address), network.prefixlen
+
+
+_IPV6 = re.compile(r"([0-9A-Fa-f:]+)(?:/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?")
+
+
+def _ipv6_value(address: str) -> int | None:
+    """Hexadecimal groups with at most one `::` as an integer, or None for anything else (which
+    `ipaddress` then reads, or rejects)."""
+    head, double, tail = address.partition("::")
+    if double:
+        if "::" in tail:
+            return None
+        left = head.split(":") if head else []
+        right = tail.split(":") if tail else []
+        if len(left) + len(right) > 7:
+            return None
+        groups = left + ["0"] * (8 - len(left) - len(right)) + right
+    else:
+        groups = address.split(":")
+        if len(groups) != 8:
+            return None
+    for group in groups:  # hexadecimal digits and colons only (`_IPV6`): check the lengths
+        if not 0 < len(group) <= 4:
+            return None
+    return int("".join([group.zfill(4) for group in groups]), 16)
 
 
 def cidr_block(cidr: str) -> Block:

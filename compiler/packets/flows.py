@@ -240,11 +240,12 @@ class PolicyPackets:
         ids = self.ids
         return tuple([ids.setdefault(x, len(ids)) for x in names])
 
-    def _side_part(self, side: str, addresses: AddressSet, owners: frozenset[str]) -> Part:
+    def _side_part(self, side: str, addresses: AddressSet, owners: frozenset[str],
+                   owner_ids: tuple[int, ...] | None = None) -> Part:
         holder = self._space
         families = (V4 if addresses.v4 else 0) | (V6 if addresses.v6 else 0)
         return Part(lambda: holder.space.addresses(side, addresses), len(self._parts), families, owners, addresses,
-                    self._numbers(owners))
+                    self._numbers(owners) if owner_ids is None else owner_ids)
 
     def _addresses(self, members: Members) -> tuple[AddressSet, frozenset[str]]:
         """A selector's addresses and the zones owning them (for both sides)."""
@@ -288,7 +289,7 @@ class PolicyPackets:
                     owners: set[str] = set()
                     for block in addresses.blocks():
                         owners |= self.index.owners(*block)
-                    found = self._named[name] = (addresses, frozenset(owners))
+                    found = self._named[name] = (addresses, frozenset(owners), self._numbers(owners))
                 part = self._side_part(side, *found)
             else:
                 if len(items) == 1 and isinstance(items[0], SelAddress):

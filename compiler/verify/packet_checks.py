@@ -9,18 +9,19 @@ PACKET_CHECKS maps a check name (see `names.CHECKS`) to a function `(policy) -> 
   match nothing, or the sides and services share no address family).
 
 Every flow's packet set is a product (source × destination × services, see
-`packets.flows`), and the checks work on its parts: emptiness is a property of the parts; two
-flows overlap when their parts meet pairwise; one flow inside another is a part-wise test; only a
-flow that several others might cover together has its full product compared with the union of
-theirs. The redundancy check is not quadratic: two flows can share a packet only if some zone (or
-the internet) owns part of both sources and some zone owns part of both destinations, so flows
-are filed under their (source owner, destination owner) pairs and compared only within a pair.
-See docs/packets.md.
+`packets.flows`), and the checks work on its parts, as address intervals and service atoms:
+emptiness is a property of the parts; two flows overlap when their parts meet pairwise; one flow
+inside another is a part-wise test; a flow that several others might cover together is swept
+against theirs (`PolicyPackets.union_covers`). No BDD is built unless such a union is too
+fragmented for the sweep. The redundancy check is not quadratic: two flows can share a packet
+only if some zone (or the internet) owns part of both sources and some zone owns part of both
+destinations, so only flows that meet that way are compared (`_overlaps`). The three checks
+share one pass over the flows (`PolicyPackets.flows`). See docs/packets.md.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Callable
 
 from ..diagnostics import Diagnostic, Related
