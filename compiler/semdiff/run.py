@@ -15,6 +15,7 @@ from .focus import flow_tables, local_flow_tables
 from .git import materialise, repository
 from .load import Location, ParseCache, location
 from .records import DiffInputError, PolicyDiff, SideInfo
+from .spare import IdleMeter, cpu_count
 from .summary import Shared, summary_of
 from .workers import ForkedSide, LocalSide
 
@@ -59,10 +60,11 @@ def diff_paths(old: str | Path, new: str | Path, *, as_of: dt.date | None = None
 
 def _diff(old_location: Location, old_info: SideInfo, new_location: Location, new_info: SideInfo,
           options: dict, parallel: bool | None, incremental: bool) -> PolicyDiff:
+    meter = IdleMeter()
     cache = ParseCache()
     size = cache.parse_common(old_location, new_location)
     if parallel is None:
-        parallel = _worth_forking(size)
+        parallel = _worth_forking(size, meter)
     shared = Shared()
     local = not (parallel and hasattr(os, "fork"))
     old_side = LocalSide(old_location, old_info, cache, options, shared) if local else \
@@ -104,14 +106,15 @@ def _same_model(old, new) -> bool:
 PARALLEL_BYTES = 150_000  # zone text of the OLD side (about 2,000 flows); below this a fork costs more than it saves
 
 
-def _worth_forking(size: int) -> bool:
-    if os.environ.get("SEPTUM_DIFF_JOBS") == "1":
-        return False
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 1
-    return cpus > 1 and size >= PARALLEL_BYTES
+def _worth_forking(size: int, meter: IdleMeter) -> bool:
+    """Analyse OLD in a second process only for a large policy and with a CPU to spare.
+
+    `SEPTUM_DIFF_JOBS=1` never forks, `SEPTUM_DIFF_JOBS=2` always does (a large policy or not).
+    """
+    jobs = os.environ.get("SEPTUM_DIFF_JOBS", "").strip()
+    if jobs.isdigit():
+        return int(jobs) > 1
+    return size >= PARALLEL_BYTES and cpu_count() > 1 and meter.spare() >= 0.8
 
 
 def diff_revisions(path: str | Path = "zones", base: str = "HEAD", head: str | None = None, *,
