@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from socket import AF_INET6, inet_ntop, inet_pton
 
 import netaddr
 
@@ -39,6 +40,18 @@ def parse_cidr(text: str) -> str:
             length = int(prefix)
             if length <= 32 and not (a << 24 | b << 16 | c << 8 | d) & (0xFFFFFFFF >> length):
                 return text
+    elif ":" in text:  # IPv6: netaddr reads and writes it with inet_pton and inet_ntop, so can this
+        address, slash, prefix = text.partition("/")
+        try:
+            packed = inet_pton(AF_INET6, address)
+        except (OSError, ValueError):
+            return parse_cidr_netaddr(text)
+        if not slash:
+            return f"{inet_ntop(AF_INET6, packed)}/128"
+        if prefix.isdigit():
+            length = int(prefix)
+            if length <= 128 and not int.from_bytes(packed, "big") & ((1 << (128 - length)) - 1):
+                return f"{inet_ntop(AF_INET6, packed)}/{length}"
     return parse_cidr_netaddr(text)
 
 
