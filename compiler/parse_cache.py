@@ -57,16 +57,22 @@ _SHAPING = ("parser.py", "builder.py", "model.py", "values.py", "diagnostics.py"
 
 
 def enabled() -> bool:
-    return os.environ.get("SEPTUM_NO_CACHE", "") in ("", "0")
+    """Unless `SEPTUM_NO_CACHE` is set (to anything but 0), or there is no home to cache in."""
+    return os.environ.get("SEPTUM_NO_CACHE", "") in ("", "0") and directory() is not None
 
 
-def directory() -> Path:
+def directory() -> Path | None:
     """Where entries live: a `parse` folder in `$SEPTUM_CACHE_DIR`, else in Septum's user cache
-    folder (next to the LALR tables)."""
+    folder (next to the LALR tables); None without a home directory."""
     configured = os.environ.get("SEPTUM_CACHE_DIR")
     if configured:
         return Path(configured) / "parse"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if home.startswith("~"):
+            return None
+        base = os.path.join(home, ".cache")
     return Path(base) / "septum" / "parse"
 
 
@@ -219,7 +225,8 @@ def store(path: str, text: str, result: tuple, *, now: bool = False) -> bool:
     try:
         folder = directory()
         name = key(path, text)
-        if not now and not (folder / f"{name}{_SUFFIX}").exists():  # (an entry that could not be read is replaced)
+        # a first parse leaves a marker; an entry that could not be read is replaced at once
+        if not now and not (folder / f"{name}{_SUFFIX}").exists():
             seen = folder / f"{name}{_SEEN}"
             if not seen.exists():
                 folder.mkdir(parents=True, exist_ok=True)
