@@ -720,9 +720,10 @@ class FileParser:
         """`host NAME in NAME { ... }`, from the token after `host`."""
         made = len(self.diagnostics)
         tokens = self.tokens
-        name, keyword, zone = tokens[index:index + 3]
         read = None
-        if name[0] == "NAME" and keyword[:2] == ("WORD", "in") and zone[0] == "NAME":
+        if index + 3 < len(tokens) and tokens[index][0] == "NAME" and tokens[index + 1][:2] == ("WORD", "in") \
+                and tokens[index + 2][0] == "NAME":
+            name, zone = tokens[index], tokens[index + 2]
             read = self._block(index + 3, _HOST_CLAUSES)
         if read is None or not self._statement_ends(read[1]):
             del self.diagnostics[made:]
