@@ -57,7 +57,14 @@ def diff(paths: tuple[Path, ...], base: str | None, head: str | None, output_for
     Exit codes: 0 no semantic change, 1 changes (0 with --exit-zero), 2 input errors
     in either side (or bad arguments, a bad revision, a missing path), 3 internal error.
     """
+    import gc
+
     from .semdiff import DiffInputError, diff_paths, diff_revisions, render_human, render_json, render_markdown
+
+    # Two loaded policies are millions of objects, kept to the end, and the process ends without
+    # freeing them (`cli.run`): a collection would only walk them. (`diff_paths` pauses the
+    # collector itself for its own work, and restores it for callers that keep running.)
+    gc.disable()
 
     if base is None:
         if head is not None:

@@ -16,7 +16,8 @@ One job per module:
 * `focus`: only the triples and reach entries that can differ between two sides.
 * `verdicts`: findings keyed by (check, code, message), positions replaced by meaning.
 * `summary`: one loaded side reduced to its facts, its verdicts, or a whole `Summary`.
-* `workers`: a side analysed in this process or in a forked one.
+* `workers`: a side analysed in this process or in a forked one; `spare`: whether a CPU is free
+  for the second.
 * `compare`: two summaries to a `PolicyDiff`.
 * `run`: `diff_paths` and `diff_revisions`, which tie the steps together.
 * `text`, `human`, `report_json`, `markdown`: the renderings.

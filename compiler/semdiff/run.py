@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gc
 import os
 import tempfile
 from pathlib import Path
@@ -17,7 +16,7 @@ from .load import Location, ParseCache, location
 from .records import DiffInputError, PolicyDiff, SideInfo
 from .spare import IdleMeter, cpu_count
 from .summary import Shared, summary_of
-from .workers import ForkedSide, LocalSide
+from .workers import ForkedSide, LocalSide, paused, settle
 
 
 def diff_paths(old: str | Path, new: str | Path, *, as_of: dt.date | None = None,
@@ -49,20 +48,16 @@ def diff_paths(old: str | Path, new: str | Path, *, as_of: dt.date | None = None
         sides.append((where, info))
     (old_location, old_info), (new_location, new_info) = sides
     options = {"as_of": as_of, "disabled": disabled, "verify": verify}
-    collecting = gc.isenabled()
-    gc.disable()  # millions of model objects and no cycles: a collection would walk them all
-    try:
-        return _diff(old_location, old_info, new_location, new_info, options, parallel, incremental)
-    finally:
-        if collecting:
-            gc.enable()
+    return _diff(old_location, old_info, new_location, new_info, options, parallel, incremental)
 
 
 def _diff(old_location: Location, old_info: SideInfo, new_location: Location, new_info: SideInfo,
           options: dict, parallel: bool | None, incremental: bool) -> PolicyDiff:
     meter = IdleMeter()
     cache = ParseCache()
-    size = cache.parse_common(old_location, new_location)
+    with paused():
+        size = cache.parse_common(old_location, new_location)
+        settle()  # the parsed files are kept, like a load's model
     if parallel is None:
         parallel = _worth_forking(size, meter)
     shared = Shared()
@@ -72,25 +67,31 @@ def _diff(old_location: Location, old_info: SideInfo, new_location: Location, ne
     try:
         new_side = LocalSide(new_location, new_info, cache, options, shared if local else Shared())
         del cache
-        if local and old_side.result.policy is not None and new_side.result.policy is not None:
-            shared.share(old_side.result.policy, new_side.result.policy)
-        old, new = old_side.facts(), new_side.facts()
-        readable = not old.errors and not new.errors
-        wanted = readable and not _same_model(old.model, new.model)  # the same model: no verdict can differ
-        old_side.ask(wanted)
-        new_side.ask(wanted)
-        tables = (({}, {}), ({}, {}))  # the same model (or unreadable): no flow can differ
-        if wanted and local and incremental and old.model[0] == new.model[0]:  # the same definitions
-            tables = local_flow_tables(old_side.result.policy, new_side.result.policy, shared.both, new.zone_of,
-                                       shared.sets, shared.canonical)
-        elif wanted:
-            old_flows = old_side.contributions()
-            tables = flow_tables(old_flows, new_side.contributions(), old.zone_of, new.zone_of, incremental)
-            del old_flows
-        new_verdicts = new_side.verdicts()
-        old_verdicts = old_side.verdicts()
+        with paused():
+            return _compared(old_side, new_side, shared, local, incremental)
     finally:
         old_side.close()
+
+
+def _compared(old_side, new_side, shared: Shared, local: bool, incremental: bool) -> PolicyDiff:
+    """The diff of two loaded sides (the OLD one perhaps in another process)."""
+    if local and old_side.result.policy is not None and new_side.result.policy is not None:
+        shared.share(old_side.result.policy, new_side.result.policy)
+    old, new = old_side.facts(), new_side.facts()
+    readable = not old.errors and not new.errors
+    wanted = readable and not _same_model(old.model, new.model)  # the same model: no verdict can differ
+    old_side.ask(wanted)
+    new_side.ask(wanted)
+    tables = (({}, {}), ({}, {}))  # the same model (or unreadable): no flow can differ
+    if wanted and local and incremental and old.model[0] == new.model[0]:  # the same definitions
+        tables = local_flow_tables(old_side.result.policy, new_side.result.policy, shared.both, new.zone_of,
+                                   shared.sets, shared.canonical)
+    elif wanted:
+        old_flows = old_side.contributions()
+        tables = flow_tables(old_flows, new_side.contributions(), old.zone_of, new.zone_of, incremental)
+        del old_flows
+    new_verdicts = new_side.verdicts()
+    old_verdicts = old_side.verdicts()
     (old_triples, old_reach), (new_triples, new_reach) = tables
     return compare(summary_of(old, old_triples, old_reach, *old_verdicts),
                    summary_of(new, new_triples, new_reach, *new_verdicts))
