@@ -17,7 +17,7 @@ One job per module:
 * `verdicts`: findings keyed by (check, code, message), positions replaced by meaning.
 * `summary`: one loaded side reduced to its facts, its verdicts, or a whole `Summary`.
 * `workers`: a side analysed in this process or in a forked one; `spare`: whether a CPU is free
-  for the second.
+  for the second; `collector`: when the garbage collector runs.
 * `compare`: two summaries to a `PolicyDiff`.
 * `run`: `diff_paths` and `diff_revisions`, which tie the steps together.
 * `text`, `human`, `report_json`, `markdown`: the renderings.

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from .canonical import model_digest
+from .collector import paused, settle
 from .compare import compare
 from .focus import flow_tables, local_flow_tables
 from .git import materialise, repository
@@ -16,7 +17,7 @@ from .load import Location, ParseCache, location
 from .records import DiffInputError, PolicyDiff, SideInfo
 from .spare import IdleMeter, cpu_count
 from .summary import Shared, summary_of
-from .workers import ForkedSide, LocalSide, paused, settle
+from .workers import ForkedSide, LocalSide
 
 
 def diff_paths(old: str | Path, new: str | Path, *, as_of: dt.date | None = None,

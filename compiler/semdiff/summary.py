@@ -10,9 +10,9 @@ reach entry (`Summary`).
 from __future__ import annotations
 
 import datetime as dt
-import gc
 
 from .canonical import model_of
+from .collector import paused
 from .flows import contributions, endpoint_kinds, fold, reach_entries
 from .load import Location, ParseCache, load_side
 from .records import SideFacts, SideInfo, Summary, Verdict
@@ -105,9 +105,7 @@ def analyse(result, info: SideInfo, *, as_of: dt.date | None = None, disabled: f
     `verdicts=False` leaves the verdicts out; `verify=False` compares only the findings of
     `septum check`, not of verification.
     """
-    collecting = gc.isenabled()
-    gc.disable()  # millions of model objects and no cycles: a collection would walk them all
-    try:
+    with paused():
         facts = describe(result, info)
         if facts.errors:
             return summary_of(facts, {}, {})
@@ -116,6 +114,3 @@ def analyse(result, info: SideInfo, *, as_of: dt.date | None = None, disabled: f
         fold(contributions_of(result).items(), triples, reach)
         found, notes = judge(result, as_of=as_of, disabled=disabled, verify=verify) if verdicts else ({}, [])
         return summary_of(facts, triples, reach, found, notes)
-    finally:
-        if collecting:
-            gc.enable()

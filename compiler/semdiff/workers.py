@@ -9,41 +9,15 @@ data crosses the pipe, never the loaded model (its model key goes as a digest).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import os
 import pickle
 
+from .canonical import model_digest
+from .collector import paused
 from .load import Location, ParseCache, load_side
 from .records import SideFacts, SideInfo
-from .canonical import model_digest
 from .summary import Shared, contributions_of, describe, judge
-
-
-@contextlib.contextmanager
-def paused():
-    """The cyclic garbage collector paused: the work between loads makes many objects and no
-    cycles worth collecting. Loading pauses it itself, and afterwards moves a large policy out of
-    its sight (`api.load_policy`), which it must then be running to do: a load is not paused here.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def settle() -> None:
-    """After making many long-lived objects with the collector paused, move them out of its
-    sight, as `api.load_policy` does after a large load: else the first collections after it
-    resumes would go through every one of them, for nothing."""
-    from ..api import FREEZE_AFTER
-
-    if gc.get_count()[0] >= FREEZE_AFTER:
-        gc.freeze()
 
 
 class LocalSide:
