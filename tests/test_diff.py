@@ -746,6 +746,34 @@ def test_parallel_and_sequential_agree_on_changed_definitions_and_reordering(tmp
     assert moved[0].empty and moved[1].empty
 
 
+def test_a_failure_in_the_forked_side_is_reported(tmp_path, monkeypatch):
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    from septum.compiler.semdiff import workers
+
+    def broken(*args, **kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(workers, "describe", broken)  # the child inherits it
+    old, new = policy(tmp_path / "old"), policy(tmp_path / "new", FLOWS + "\nallow c1 -> a1 : dicom\n")
+    with pytest.raises(RuntimeError, match="analysing the OLD side failed(.|\n)*ValueError: boom"):
+        diff_paths(old, new, as_of=AS_OF, parallel=True)
+
+
+def test_septum_diff_jobs_forces_or_forbids_the_fork(monkeypatch):
+    from septum.compiler.semdiff import run
+    from septum.compiler.semdiff.spare import IdleMeter
+
+    meter = IdleMeter()
+    monkeypatch.setenv("SEPTUM_DIFF_JOBS", "1")
+    assert not run._worth_forking(10**9, meter)
+    monkeypatch.setenv("SEPTUM_DIFF_JOBS", "2")
+    assert run._worth_forking(0, meter)
+    monkeypatch.delenv("SEPTUM_DIFF_JOBS")
+    assert not run._worth_forking(run.PARALLEL_BYTES - 1, meter)  # too small to pay, idle or not
+    assert meter.spare() >= 0.0
+
+
 def test_the_same_model_on_both_sides_is_not_verified(tmp_path, monkeypatch):
     from septum.compiler.semdiff import summary
 
