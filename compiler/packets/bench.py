@@ -1,6 +1,6 @@
 """Measure the packet-set representations on real policies: BDDs (`space`) against boxes (`boxes`).
 
-    python -m septum.compiler.packets.bench PATH [PATH ...] [--scatter] [--json]
+    python -m septum.compiler.packets.bench PATH [PATH ...] [--scatter] [--checks-only] [--only REPR] [--json]
 
 For each policy and each representation, in one process (CPU seconds, `time.process_time`):
 
@@ -79,7 +79,7 @@ def _naive(packets, candidates_of) -> float:
 REPRESENTATIONS = ("intervals", "bdd-atoms", "bdd-exact", "boxes")
 
 
-def measure(path: Path, name: str) -> dict:
+def measure(path: Path, name: str, naive: bool = True) -> dict:
     """One policy, one representation, in this process."""
     import weakref
 
@@ -111,13 +111,14 @@ def measure(path: Path, name: str) -> dict:
         row["checks s"] = round(time.process_time() - start, 3)
         row["checks wall s"] = round(time.perf_counter() - wall, 3)
         row["findings"] = counts
-        flows = packets.flows()
-        live = [i for i in range(len(flows)) if not flows[i].empty]
-        known = _overlaps(packets, flows, live)
-        start = time.process_time()
-        fresh = PolicyPackets(policy, make())
-        row["naive s"] = round(time.process_time() - start + _naive(fresh, lambda i: sorted(known.get(i, ()))), 3)
-        row["size"] = sum(fresh.space.size(f.packets) for f in fresh.flows())
+        if naive:
+            flows = packets.flows()
+            live = [i for i in range(len(flows)) if not flows[i].empty]
+            known = _overlaps(packets, flows, live)
+            start = time.process_time()
+            fresh = PolicyPackets(policy, make())
+            row["naive s"] = round(time.process_time() - start + _naive(fresh, lambda i: sorted(known.get(i, ()))), 3)
+            row["size"] = sum(fresh.space.size(f.packets) for f in fresh.flows())
     finally:
         if collecting:
             gc.enable()
@@ -130,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scatter", action="store_true", help="spread zone networks apart first")
     parser.add_argument("--only", choices=REPRESENTATIONS, action="append", help="measure only these")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--checks-only", action="store_true", help="skip `naive` and `size`")
     parser.add_argument("--one", nargs=2, metavar=("PATH", "REPRESENTATION"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(measure(Path(args.one[0]), args.one[1])))
+        print(json.dumps(measure(Path(args.one[0]), args.one[1], not args.checks_only)))
         return 0
     if not args.paths:
         parser.error("give at least one policy PATH")
@@ -143,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.scatter:
                 path = _scatter(path, Path(tmp) / f"p{k}")
             for name in args.only or REPRESENTATIONS:  # each in a fresh interpreter
-                done = subprocess.run([sys.executable, "-m", "septum.compiler.packets.bench", "--one", str(path), name],
-                               capture_output=True, text=True, check=True)
+                command = [sys.executable, "-m", "septum.compiler.packets.bench", "--one", str(path), name]
+                done = subprocess.run(command + ["--checks-only"] * args.checks_only, capture_output=True, text=True,
+                                      check=True)
                 rows.append(json.loads(done.stdout.splitlines()[-1]))
                 if not args.json:
                     print(json.dumps(rows[-1]), flush=True)

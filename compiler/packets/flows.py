@@ -503,14 +503,16 @@ class PolicyPackets:
     def union_covers(self, x: FlowPackets, ys: list[FlowPackets]) -> bool:
         """Whether the flows `ys` together allow every packet of `x`.
 
-        Per family, each y's product is cut down to x's (an intersection per factor), and a
+        Per family: x's service atoms must be among the ys', and each side of x inside the union
+        of the ys' sides (where most candidates fail). Then each y's product is cut down to x's
+        (an intersection per factor), and a
         sweep along x's source intervals finds the distinct sets of ys present over each piece;
         for each such set, a sweep along the destination intervals does the same, and each set
         found there must hold all of x's service atoms. Exact, and linear in the intervals when
         the ys are few. A union too fragmented for that (more than `sweep_limit` steps) is
-        computed with BDDs, as it is when the caller gave a space of its own."""
-        if self._space.given:
-            return self._union_covers_in_space(x, ys)
+        computed with BDDs; when the caller gave a space of its own, every union that passes the
+        necessary conditions is computed in it."""
+        in_space = self._space.given
         budget = [self.sweep_limit]
         try:
             for bit, family, foreign in ((V4, 4, "icmpv6"), (V6, 6, "icmp")):
@@ -545,9 +547,9 @@ class PolicyPackets:
                         boxes.append((s, d, v))
                 if not boxes or not covers(_union(d for _, d, _ in boxes), destinations):
                     return False
-                if not _product_covered(sources, destinations, atoms, boxes, budget):
+                if not in_space and not _product_covered(sources, destinations, atoms, boxes, budget):
                     return False
-            return True
+            return self._union_covers_in_space(x, ys) if in_space else True
         except _TooFragmented:
             return self._union_covers_in_space(x, ys)
 
