@@ -20,10 +20,12 @@ from sys import intern
 from typing import Any, Callable, NamedTuple
 
 
-from .builder import ModelBuilder, Tok, _Flow, _Ref, _Selector, _SelName
+from .builder import (
+    _TRUST, SINGLE_CLAUSES, ModelBuilder, Tok, _Clause, _Flow, _Host, _Network, _Ref, _Selector, _SelName, _Zone)
 from .files import write_atomically
 from .diagnostics import Diagnostic
-from .model import Comment, SourceFile, Span, constructor
+from .model import Comment, SourceFile, Span, Trust, constructor
+from .values import ValueProblem, parse_cidr, parse_vlan
 
 _Comment = constructor(Comment, "text", "line", "column")
 _SourceFile = constructor(SourceFile, "path", "module", "statements", "comments")
@@ -57,12 +59,62 @@ _LINE_TOKEN = r"""
                (?P<L_SERVICES>NAME(?:[ \t]*,[ \t]*NAME)*)(?:[ \t]+(?P<L_LOG>log))?(?:[ \t]*(?P<L_WHY>"[^"\\\n]*"))?)
       (?=[ \t\r\f]*(?:\#|\n|$))
 """
-_TOKENS, _LINE_TOKEN = (pattern.replace("NAME", _NAME_PATTERN) for pattern in (_TOKENS, _LINE_TOKEN))
+# Likewise a whole `zone` or `host` block written plainly (its clauses in their usual forms, no
+# comments inside, no escapes in strings), as one ZONE_BLOCK or HOST_BLOCK token
+# (FileParser._block_token). Each clause is matched atomically, so a block that does not fit
+# fails fast.
+_ADDRESS = r"(?:[0-9A-Fa-f]{0,4}:){2,}[0-9A-Fa-f.:]*(?:/[0-9]*)?|[0-9]+(?:\.[0-9]*)+(?:/[0-9]*)?"
+_NAMES = r"NAME(?:[ \t]*,[ \t]*NAME)*"
+_ADDRESSES = rf"(?:{_ADDRESS})(?:[ \t]*,[ \t]*(?:{_ADDRESS}))*"
+_CLAUSE_FORMS = {
+    "description": r'description[ \t]+"[^"\\\n]*"',
+    "networks": rf"networks[ \t]+{_ADDRESSES}",
+    "addresses": rf"address(?:es)?[ \t]+{_ADDRESSES}",
+    "vlan": r"vlan[ \t]+[0-9]+",
+    "trust": r"trust[ \t]+NAME",
+    "broker": r"broker(?![A-Za-z0-9_-])",
+    "holds": rf"holds[ \t]+{_NAMES}",
+    "tags": rf"tags[ \t]+{_NAMES}",
+}
+
+
+def _block_body(*clauses: str) -> str:
+    forms = "|".join(_CLAUSE_FORMS[clause] for clause in clauses)
+    return r"(?:(?>[ \t\r\f\n]*(?:" + forms + r")[ \t]*;?))*[ \t\r\f\n]*\}"
+
+
+_BLOCK_TOKENS = (
+    r"(?P<ZONE_BLOCK>zone[ \t]+(?P<Z_ID>NAME)[ \t]*\{"
+    + _block_body("description", "networks", "vlan", "trust", "broker", "holds", "tags")
+    + r")(?=[ \t\r\f]*(?:\#|\n|$))"
+    + r"|(?P<HOST_BLOCK>host[ \t]+(?P<H_ID>NAME)[ \t]+in[ \t]+(?P<H_ZONE>NAME)[ \t]*\{"
+    + _block_body("description", "addresses", "tags")
+    + r")(?=[ \t\r\f]*(?:\#|\n|$))"
+)
+# One clause of such a block: its keyword, then a string, addresses, a number, a name or names.
+_CLAUSE = re.compile(
+    r"""[ \t\r\f\n]*(?:
+      (?P<keyword>description|networks|addresses|address|vlan|trust|holds|tags)
+      [ \t]+(?:(?P<string>"[^"\\\n]*")|(?P<addresses>ADDRESSES)|(?P<int>[0-9]+)|(?P<names>NAMES))
+    | (?P<flag>broker)
+    )[ \t]*;?""".replace("ADDRESSES", _ADDRESSES).replace("NAMES", _NAMES).replace("NAME", _NAME_PATTERN),
+    re.VERBOSE,
+)
+_C_KEYWORD, _C_STRING, _C_ADDRESSES, _C_INT, _C_NAMES, _C_FLAG = (
+    _CLAUSE.groupindex[name] for name in ("keyword", "string", "addresses", "int", "names", "flag"))
+_ADDRESS_ITEM = re.compile(_ADDRESS)
+
+_TOKENS, _LINE_TOKEN, _BLOCK_TOKENS = (
+    pattern.replace("NAME", _NAME_PATTERN) for pattern in (_TOKENS, _LINE_TOKEN, _BLOCK_TOKENS))
 _MASTER = re.compile(r"[ \t\r\f\n]*(?:" + _TOKENS + ")", re.VERBOSE | re.DOTALL)
-_MASTER_LINES = re.compile(r"[ \t\r\f\n]*(?:" + _LINE_TOKEN + "|" + _TOKENS + ")", re.VERBOSE | re.DOTALL)
+_MASTER_LINES = re.compile(
+    r"[ \t\r\f\n]*(?:" + _LINE_TOKEN + "|" + _BLOCK_TOKENS + "|" + _TOKENS + ")", re.VERBOSE | re.DOTALL)
 _NAME = re.compile(_NAME_PATTERN)
 _L_LINE, _L_SOURCE, _L_DESTINATION, _L_SERVICES, _L_LOG, _L_WHY = (
     _MASTER_LINES.groupindex[name] for name in ("LINE", "L_SOURCE", "L_DESTINATION", "L_SERVICES", "L_LOG", "L_WHY"))
+# A token standing for a whole statement: the keyword it starts with, and its group.
+_WHOLE = {"LINE": "ALLOW", "ZONE_BLOCK": "ZONE", "HOST_BLOCK": "HOST"}
+_WHOLE_GROUP = {kind: _MASTER_LINES.groupindex[kind] for kind in _WHOLE}
 _IFNAME = re.compile(r"[A-Za-z][A-Za-z0-9_./:-]*")
 _WORD_ALTERNATION = re.compile(r"\(\?:([a-z0-9|-]+)\)")
 
@@ -276,8 +328,15 @@ class FileParser:
             elif kind == "PUNCT":
                 value = m.group(kind)
                 append(_new_tuple(Tok, (punct[value], value, base + start, base + end)))
-            elif kind == "LINE":
-                append(_new_tuple(Tok, (kind, m, base + start, base + end)))
+            elif kind in _WHOLE:  # a whole statement (a block may go over lines)
+                first = base + start
+                if end > newline:
+                    line += text.count("\n", newline, end)
+                    base = (line << _LINE) + 1 - (text.rfind("\n", newline, end) + 1)
+                    newline = text.find("\n", end)
+                    if newline < 0:
+                        newline = length
+                append(_new_tuple(Tok, (kind, m, first, base + end)))
             elif kind == "COMMENT":
                 comments.append(_Comment(m.group(kind), line, start + base & _COLUMN))
             elif kind == "EOF":
@@ -345,12 +404,12 @@ class FileParser:
             if kind == "WORD":
                 kind = self._word(value, start, actions)
                 token = _new_tuple(Tok, (kind, value, start, end))
-            elif kind == "LINE":  # a flow on one line: taken whole at its shift, else as tokens
-                if recovering or "ALLOW" not in actions:
-                    self._split_line(index - 1)
+            elif kind in _WHOLE:  # a whole statement: taken whole at its shift, else as its tokens
+                if recovering or _WHOLE[kind] not in actions:
+                    self._split(index - 1)
                     index -= 1
                     continue
-                kind = "ALLOW"
+                kind = _WHOLE[kind]
             elif kind == "BAD" or kind == "BADSTRING":
                 self._lexical_error(kind, value, start, end)
                 continue
@@ -368,8 +427,8 @@ class FileParser:
             while True:
                 action = actions.get(kind)
                 if action is None:
-                    if token[0] == "LINE":
-                        token = self._split_line(index - 1)
+                    if token[0] in _WHOLE:
+                        token = self._split(index - 1)
                         end = token[3]
                     self._syntax_error(token, stack)
                     self._remember_broken_name(stack)
@@ -382,23 +441,23 @@ class FileParser:
                 if action >= 0:
                     if kind in direct:  # a whole statement read directly, as if the table had reduced it
                         rule, read = direct[kind]
-                        if token[0] == "LINE":
-                            done = self._line(index, token)
+                        if token[0] in _WHOLE:
+                            done = self._whole(index, token)
                             if done is None:
-                                token = self._split_line(index - 1)
+                                token = self._split(index - 1)
                                 end = token[3]
                                 done = read(index, start)
                             elif len(stack) == 2 and stack[1][0] == listed and tokens[done[1]][0] != "SEMICOLON":
-                                # one-line flows after other statements: each goes straight into the
+                                # whole statements after other statements: each goes straight into the
                                 # list of statements, as the table's next reductions would put it
                                 items = stack[1][1]
                                 while True:
                                     result, index, end = done
                                     items.append(result)
                                     token = tokens[index]
-                                    if token[0] != "LINE":
+                                    if token[0] not in _WHOLE:
                                         break
-                                    done = self._line(index + 1, token)
+                                    done = self._whole(index + 1, token)
                                     if done is None or tokens[done[1]][0] == "SEMICOLON":
                                         break
                                 stack[1] = (listed, items, stack[1][2], end)
@@ -458,6 +517,116 @@ class FileParser:
             statements = self._completed_statements(stack)
         return _SourceFile(self.path, None, tuple(statements), tuple(self.comments))
 
+    def _block_token(self, index: int, token: Tok) -> tuple[Any, int, int] | None:
+        """The zone or host of a ZONE_BLOCK or HOST_BLOCK token before `index`, made as the builder
+        makes it, or None to read its tokens: always when the builder would report something
+        (a bad address or VLAN, an unknown trust level, a clause given twice) or when a name is
+        spelled like a keyword, so that every diagnostic comes from the builder."""
+        if not self._statement_ends(index):
+            return None
+        text, path, numbers, words = self.text, self.path, self.numbers, tables().words
+        whole, match = token[0], token[1]
+        opening, close = match.span(_WHOLE_GROUP[whole])
+        close -= 1  # the closing brace
+        # going down the block line by line: the line of an offset, and where that line starts
+        line = token[2] >> _LINE
+        line_start = opening - (token[2] & _COLUMN) + 1
+        newline = text.find("\n", opening)
+        if newline < 0:
+            newline = len(text)
+        heads = []
+        for group in ("Z_ID",) if whole == "ZONE_BLOCK" else ("H_ID", "H_ZONE"):
+            name = match.group(group)
+            if name in words:
+                return None
+            first, last = match.span(group)
+            heads.append((intern(name), _new_tuple(Span, (path, numbers[line], first - line_start + 1, numbers[line],
+                                                          last - line_start + 1))))
+        fields: dict[str, Any] = {}
+        clauses = []
+        cursor = text.index("{", first) + 1
+        while True:
+            clause = _CLAUSE.match(text, cursor, close)
+            if clause is None:
+                break
+            cursor = clause.end()
+            keyword = clause.group(_C_KEYWORD) or "broker"
+            first = clause.start(_C_KEYWORD if keyword != "broker" else _C_FLAG)
+            while first > newline:
+                line += 1
+                line_start = newline + 1
+                newline = text.find("\n", line_start)
+                if newline < 0:
+                    newline = len(text)
+            number, column = numbers[line], 1 - line_start
+            if keyword == "description":
+                value = clause.group(_C_STRING)[1:-1]
+                last = clause.end(_C_STRING)
+            elif keyword == "vlan":
+                try:
+                    value = parse_vlan(clause.group(_C_INT))
+                except ValueProblem:
+                    return None
+                last = clause.end(_C_INT)
+            elif keyword == "broker":
+                value = True
+                last = clause.end(_C_FLAG)
+            elif keyword == "trust":
+                value = _TRUST.get(clause.group(_C_NAMES))
+                if value is None or "," in clause.group(_C_NAMES):
+                    return None
+                last = clause.end(_C_NAMES)
+            elif keyword in ("holds", "tags"):
+                value = []
+                for item in _NAME.finditer(text, *clause.span(_C_NAMES)):
+                    name = item.group()
+                    if name in words:
+                        return None
+                    start, last = item.span()
+                    value.append(_Ref(intern(name), _new_tuple(Span, (path, number, column + start, number,
+                                                                      column + last))))
+            else:  # networks, address, addresses
+                value = []
+                for item in _ADDRESS_ITEM.finditer(text, *clause.span(_C_ADDRESSES)):
+                    try:
+                        cidr = parse_cidr(item.group())
+                    except ValueProblem:
+                        return None
+                    start, last = item.span()
+                    value.append(_Network(cidr, _new_tuple(Span, (path, number, column + start, number,
+                                                                  column + last))))
+                if keyword != "networks":
+                    keyword = "addresses"
+            clauses.append(_Clause(keyword, _new_tuple(Span, (path, number, column + first, number, column + last))))
+            if keyword in SINGLE_CLAUSES:
+                if keyword in fields:
+                    return None  # given twice: the builder reports it
+                fields[keyword] = value
+            elif keyword in fields:
+                fields[keyword].extend(value)
+            else:
+                fields[keyword] = value
+        if text[cursor:close].strip():
+            return None  # not read to the brace: a clause this reader does not know
+        while close > newline:
+            line += 1
+            line_start = newline + 1
+            newline = text.find("\n", line_start)
+            if newline < 0:
+                newline = len(text)
+        end = line << _LINE | (close + 2 - line_start)
+        span = self.span(token[2], end)
+        name, name_span = heads[0]
+        if whole == "ZONE_BLOCK":
+            zone = _Zone(name, fields.get("description"), tuple(fields.get("networks", ())), fields.get("vlan"),
+                         fields.get("trust") or Trust.internal, fields.get("broker", False),
+                         tuple(fields.get("holds", ())), tuple(fields.get("tags", ())), False, span, name_span,
+                         tuple(clauses))
+            return zone, index, end
+        host = _Host(name, _Ref(*heads[1]), fields.get("description"), tuple(fields.get("addresses", ())),
+                     tuple(fields.get("tags", ())), span, name_span, tuple(clauses))
+        return host, index, end
+
     # ---- the common statements, read without the table -----------------------------
     #
     # `allow`, `zone` and `host` are most of a large policy. Where one is written in the usual way
@@ -472,19 +641,31 @@ class FileParser:
         kind, value, _, _ = self.tokens[index]
         if kind == "WORD":
             return tables().words[value] in STATEMENT_KEYWORDS
-        return kind == "LINE" or kind == "SEMICOLON" or kind == "$END"
+        return kind in _WHOLE or kind == "SEMICOLON" or kind == "$END"
 
-    def _split_line(self, index: int) -> Tok:
-        """Replace the LINE token at `index` by its tokens; the first, `allow`, as its keyword."""
-        match, start = self.tokens[index][1], self.tokens[index][2]
-        base = start - match.start("LINE")
-        t = tables()
+    def _split(self, index: int) -> Tok:
+        """Replace the whole-statement token at `index` by its tokens; returns the first (the
+        statement's keyword) typed as that keyword."""
+        whole, match, start = self.tokens[index][:3]
+        text, t = self.text, tables()
+        first_offset, last_offset = match.span(_WHOLE_GROUP[whole])
+        line = start >> _LINE
+        base = start - first_offset  # position = base + offset, on the current line
+        newline = text.find("\n", first_offset)
+        if newline < 0:
+            newline = len(text)
         parts = []
-        for m in _MASTER.finditer(self.text, match.start("LINE"), match.end()):
+        for m in _MASTER.finditer(text, first_offset, last_offset):
             kind = m.lastgroup
             if kind == "EOF":
                 break
             first, last = m.span(kind)
+            if first > newline:
+                line += text.count("\n", newline, first)
+                base = (line << _LINE) + 1 - (text.rfind("\n", newline, first) + 1)
+                newline = text.find("\n", first)
+                if newline < 0:
+                    newline = len(text)
             value = m.group(kind)
             if kind == "WORD":
                 value = intern(value)
@@ -493,14 +674,20 @@ class FileParser:
                 kind = t.punct[value]
             parts.append(_new_tuple(Tok, (kind, value, base + first, base + last)))
         self.tokens[index:index + 1] = parts
-        return _new_tuple(Tok, ("ALLOW", "allow", start, parts[0][3]))
+        return _new_tuple(Tok, (_WHOLE[whole], parts[0][1], parts[0][2], parts[0][3]))
+
+    def _whole(self, index: int, token: Tok) -> tuple[Any, int, int] | None:
+        """The statement of the whole-statement token before `index`, or None to read its tokens."""
+        if token[0] == "LINE":
+            return self._line(index, token)
+        return self._block_token(index, token)
 
     def _line(self, index: int, token: Tok) -> tuple[Any, int, int] | None:
         """The flow of the LINE token before `index`, as the builder would make it (a one-item
         selector shares its item's span), or None to read its tokens instead."""
         kind, value = self.tokens[index][:2]
         words = tables().words
-        if not (kind == "LINE" or kind == "$END" or kind == "SEMICOLON"
+        if not (kind in _WHOLE or kind == "$END" or kind == "SEMICOLON"
                 or (kind == "WORD" and words[value] in STATEMENT_KEYWORDS)):
             return None  # the statement goes on, or something unexpected follows it
         match = token[1]

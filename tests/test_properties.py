@@ -285,3 +285,47 @@ def test_parse_cache_entries_round_trip(rng, victim):
     parsed = parse_text("c.septum", mutate(HOSPITAL[victim], rng))
     again = parse_cache._decode(parse_cache._encode(parsed))
     assert repr(again[:2]) == repr(parsed[:2]) and again == parsed  # (a set's repr has no fixed order)
+
+
+block_names = st.sampled_from(["a", "ehr-1", "x_y", "log", "tags", "zone", "internal", "broker", "in", "tag"])
+block_addresses = st.sampled_from(["10.0.0.0/24", "10.0.0.1", "10.0.0.1/24", "fd00::/64", "fd00::1/64", "FD00:0::/48",
+                                   "300.1.1.1", "10.0.0.0/33", "10.0.0.", "::ffff:1.2.3.4", "1.2.3.4/"])
+name_lists = st.lists(block_names, min_size=1, max_size=3).map(", ".join)
+address_lists = st.lists(block_addresses, min_size=1, max_size=3).map(", ".join)
+zone_clauses = st.one_of(
+    st.sampled_from(['description "x"', 'description "a}b # c"', 'description "e\\\\q"', "broker", "vlan 7",
+                     "vlan 5000", "vlan 007", "trust internal", "trust restricted", "trust sideways", "trust log"]),
+    name_lists.map("holds {}".format), name_lists.map("tags {}".format), address_lists.map("networks {}".format),
+)
+host_clauses = st.one_of(
+    st.sampled_from(['description "h"', "vlan 3"]), name_lists.map("tags {}".format),
+    address_lists.map("address {}".format), address_lists.map("addresses {}".format),
+)
+separators = st.sampled_from(["\n  ", "; ", " ", ";\n", "\n\n  ", " # c\n  ", ";;", "\t"])
+
+
+@st.composite
+def blocks(draw):
+    if draw(st.booleans()):
+        body = draw(st.lists(zone_clauses, max_size=6))
+        head = f"zone {draw(block_names)} {{"
+    else:
+        body = draw(st.lists(host_clauses, max_size=3))
+        head = f"host {draw(block_names)} in {draw(block_names)} {{"
+    parts = [head]
+    for clause in body:
+        parts += [draw(separators), clause]
+    return "".join(parts) + draw(st.sampled_from([" }", "\n}", "}"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(blocks(), min_size=1, max_size=4), st.sampled_from(["\n", " ", ";\n", " # k\n"]), st.booleans(),
+       st.integers(0, 10_000))
+def test_direct_block_readers_are_the_table(items, separator, cut, at):
+    """Zone and host blocks read whole (parser._block_token) give what the table gives, with
+    every diagnostic of the builder (bad values, repeated clauses) and the table's own."""
+    text_in = separator.join(items) + "\nallow a -> b : c\n"
+    if cut:
+        text_in = text_in[: at % len(text_in)]
+    direct, table = parse_both_ways(text_in)
+    assert direct == table, text_in
