@@ -15,6 +15,7 @@ from .diagnostics import Diagnostic, Related
 from .loader import catalogue_index
 from .verify.names import BASELINE
 from .model import (
+    constructor,
     Assertion,
     DataType,
     Device,
@@ -39,14 +40,14 @@ from .model import (
     Zone,
 )
 
-INTERNET = Zone(
+INTERNET = constructor(Zone, "name", "description", "trust", "builtin", "span", "name_span")(
     name="internet",
     description="everything outside the hospital's own address space",
     trust=Trust.untrusted,
     builtin=True,
     span=Span("<septum>/builtin", 1, 1, 1, 1),
     name_span=Span("<septum>/builtin", 1, 1, 1, 1),
-)
+)  # built without validation: validating at import would build pydantic's validator on every start
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,18 @@ def run_septum(*args: str, cwd: Path | None = None, input: str | None = None) ->
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_parse_cache(tmp_path_factory):
+    """Tests never read or fill the user's parse cache (~/.cache/septum/parse)."""
+    previous = os.environ.get("SEPTUM_CACHE_DIR")
+    os.environ["SEPTUM_CACHE_DIR"] = str(tmp_path_factory.mktemp("septum-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("SEPTUM_CACHE_DIR", None)
+    else:
+        os.environ["SEPTUM_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def tree(tmp_path):
     def make(files: dict[str, str]) -> Path:
