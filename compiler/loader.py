@@ -1,7 +1,10 @@
 """Finding and reading zone files: a directory tree is one policy, `use` pulls in modules.
 
 A module name `catalog.clinical` is the file `catalog/clinical.septum`, looked up first in the
-policy's own tree and then in the built-in catalogue shipped with Septum. Every file of the tree
+policy's own tree, then in the built-in catalogue shipped with Septum, then relative to the
+directories above the tree (up to the repository root), so that checking one part of a larger
+tree (`septum check zones/hospital`) finds the modules it names by their full path
+(`use hospital.clinical`). Every file of the tree
 is part of the policy whether or not it is `use`d; `use` declares a dependency (and brings in
 catalogue modules from outside the tree). Cycles of `use` are reported.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import difflib
 import functools
 import graphlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +68,7 @@ def load_files(path: Path) -> LoadedFiles:
     for file in paths:
         tree[_module_of(root, file)] = (str(file), file)
     builtin = _builtin_modules()
+    find = functools.partial(_find_module, tree=tree, builtin=builtin, root=root)
 
     by_display: dict[str, SourceFile] = {}
     module_of_display: dict[str, str] = {}
@@ -89,7 +94,7 @@ def load_files(path: Path) -> LoadedFiles:
         loaded.diagnostics.extend(diagnostics)
         loaded.broken_names |= broken
         for use in (s for s in parsed.statements if isinstance(s, Use)):
-            target = _find_module(use.module, tree, builtin)
+            target = find(use.module)
             if target is None:
                 loaded.diagnostics.append(_unknown_module(use, tree, builtin))
                 continue
@@ -101,15 +106,33 @@ def load_files(path: Path) -> LoadedFiles:
                 pending.append((target_display, target_source))
     loaded.files = [by_display[d] for d in sorted(by_display)]
     loaded.files = [f.model_copy(update={"module": module_of_display.get(f.path)}) for f in loaded.files]
-    loaded.diagnostics.extend(_use_cycles(loaded.files, tree, builtin))
+    loaded.diagnostics.extend(_use_cycles(loaded.files, find))
     return loaded
 
 
-def _find_module(module: str, tree: dict, builtin: dict) -> tuple[str, object] | None:
+ANCESTOR_LEVELS = 8
+
+
+def _find_module(module: str, tree: dict, builtin: dict, root: Path) -> tuple[str, object] | None:
     if module in tree:
         return tree[module]
     if module in builtin:
         return f"{BUILTIN_PREFIX}{module.replace('.', '/')}{SUFFIX}", builtin[module]
+    return _above(module, root)
+
+
+def _above(module: str, root: Path) -> tuple[str, object] | None:
+    """The module's file relative to a directory above the tree: the nearest one that has it,
+    no higher than the repository root (a directory holding `.git`)."""
+    relative = Path(*module.split(".")).with_suffix(SUFFIX)
+    directory = root
+    for _ in range(ANCESTOR_LEVELS):
+        if (directory / ".git").exists() or directory.resolve() == directory.resolve().parent:
+            return None
+        directory = directory / ".."
+        candidate = Path(os.path.normpath(directory / relative))
+        if candidate.is_file():
+            return str(candidate), candidate
     return None
 
 
@@ -126,14 +149,14 @@ def _unknown_module(use: Use, tree: dict, builtin: dict) -> Diagnostic:
     )
 
 
-def _use_cycles(files: list[SourceFile], tree: dict, builtin: dict) -> list[Diagnostic]:
+def _use_cycles(files: list[SourceFile], find) -> list[Diagnostic]:
     """One diagnostic per cycle of `use`, at the `use` that closes it."""
     edges: dict[str, set[str]] = {}
     uses: dict[tuple[str, str], Use] = {}
     for source in files:
         edges.setdefault(source.path, set())
         for use in (s for s in source.statements if isinstance(s, Use)):
-            target = _find_module(use.module, tree, builtin)
+            target = find(use.module)
             if target is not None:
                 edges[source.path].add(target[0])
                 uses.setdefault((source.path, target[0]), use)

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 import synthetic
-from conftest import ZONES
+from conftest import ZONES, run_septum
 from helpers import BASE, load
 from septum.compiler.model import BackendKind, DeviceRole, NoPath, OnlyEncrypted, OnlyMayConnect, Sensitivity, Trust
 from septum.compiler.parser import parse_text
@@ -249,3 +249,28 @@ def test_whole_line_flows_read_as_the_table_reads_them(text):
             parser.DIRECT_STATEMENTS = True
         results.append((repr(source), repr(diagnostics), sorted(broken)))
     assert results[0] == results[1]
+
+
+def test_checking_part_of_a_tree_finds_modules_named_by_their_full_path(tmp_path):
+    """`septum check zones/hospital` reads `use hospital.x` as `septum check zones` does."""
+    hospital = tmp_path / "zones" / "hospital"
+    hospital.mkdir(parents=True)
+    (tmp_path / ".git").mkdir()
+    (hospital / "core.septum").write_text("zone ehr {\n  networks 198.18.1.0/24\n}\n", encoding="utf-8")
+    (hospital / "edge.septum").write_text(
+        "use hospital.core\nuse shared.partners\n\nzone guest {\n  networks 198.18.2.0/24\n}\n\n"
+        'allow guest -> ehr : icmp-echo "ticket 1"\n', encoding="utf-8")
+    shared = tmp_path / "zones" / "shared"
+    shared.mkdir()
+    (shared / "partners.septum").write_text(
+        "service icmp-echo {\n  icmp type 8\n}\n", encoding="utf-8")
+    part = run_septum("check", "zones/hospital", "--no-verify", cwd=tmp_path)
+    assert part.returncode == 0, part.stdout + part.stderr
+    assert "3 files checked" in part.stdout
+    whole = run_septum("check", "zones", "--no-verify", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    # above the repository root nothing is looked up
+    (hospital / ".git").mkdir()
+    fenced = run_septum("check", "zones/hospital", "--no-verify", cwd=tmp_path)
+    assert fenced.returncode == 2
+    assert "no module named 'hospital.core'" in fenced.stdout
