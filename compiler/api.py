@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .checks import run_checks
+from .collector import paused
 from .diagnostics import Diagnostic, exit_status
 from .loader import load_files
 from .resolve import Policy, resolve
@@ -43,27 +43,8 @@ def load_policy(path: str | Path = "zones", *, graph: bool = True) -> LoadResult
     whenever the policy resolves (even with findings), so tools can still show it.
     """
     path = Path(path)
-    collecting = gc.isenabled()
-    gc.disable()  # a policy is millions of small objects and no cycles worth collecting mid-load
-    try:
+    with paused(settle_after=True):
         return _load(path, graph)
-    finally:
-        if collecting:
-            _settle()
-            gc.enable()
-
-
-# Objects made while the collector was paused are all in its youngest generation: the first
-# collections after it resumes would go through every one of them (0.3 s after loading 10k
-# flows, for nothing: the model has no reference cycles and is freed by reference counting).
-# After a large load they are moved out of the collector's sight instead (`gc.freeze`); small
-# loads, as in tests, are left to it.
-FREEZE_AFTER = 50_000  # objects made during the load
-
-
-def _settle() -> None:
-    if gc.get_count()[0] >= FREEZE_AFTER:
-        gc.freeze()
 
 
 def _load(path: Path, graph: bool) -> LoadResult:

@@ -25,3 +25,18 @@ def load(tmp_path: Path, files: dict[str, str]):
 
 def codes(result) -> list[tuple[str, str]]:
     return [(d.code, d.message) for d in result.diagnostics]
+
+
+def parse_both_ways(text_in: str) -> tuple[str, str]:
+    """The parse of `text_in` with the direct statement readers, and by the table alone."""
+    from septum.compiler import parser
+
+    results = []
+    for direct in (True, False):
+        parser.DIRECT_STATEMENTS = direct
+        try:
+            source, diagnostics, broken = parser._parse_text("t.septum", text_in)
+        finally:
+            parser.DIRECT_STATEMENTS = True
+        results.append(f"{source!r}\n{diagnostics!r}\n{sorted(broken)!r}")
+    return results[0], results[1]

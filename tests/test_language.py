@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 import synthetic
 from conftest import ZONES, run_septum
-from helpers import BASE, load
+from helpers import BASE, load, parse_both_ways
 from septum.compiler.model import BackendKind, DeviceRole, NoPath, OnlyEncrypted, OnlyMayConnect, Sensitivity, Trust
 from septum.compiler.parser import parse_text
 
@@ -238,17 +238,8 @@ TRICKY = [
 def test_whole_line_flows_read_as_the_table_reads_them(text):
     """One-line flows are read straight from one regex match (parser._line): whatever follows
     or surrounds them, the result is what the LALR table alone gives."""
-    from septum.compiler import parser
-
-    results = []
-    for direct in (True, False):
-        parser.DIRECT_STATEMENTS = direct
-        try:
-            source, diagnostics, broken = parser._parse_text("t.septum", text)
-        finally:
-            parser.DIRECT_STATEMENTS = True
-        results.append((repr(source), repr(diagnostics), sorted(broken)))
-    assert results[0] == results[1]
+    direct, table = parse_both_ways(text)
+    assert direct == table
 
 
 def test_checking_part_of_a_tree_finds_modules_named_by_their_full_path(tmp_path):

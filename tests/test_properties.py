@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ZONES, run_septum
+from helpers import parse_both_ways
 from septum.compiler import load_policy
 from septum.compiler.model import (
     Assertion, BackendKind, Binding, Comment, DataType, Device, DeviceRole, Flow, Group, Host, Match, Network, NoPath,
@@ -207,21 +208,6 @@ def test_mutated_inputs_through_the_cli_exit_2_without_traceback(tmp_path):
         assert result.returncode == 2
         assert "Traceback" not in result.stdout + result.stderr
         assert "error[E001]" in result.stdout
-
-
-def parse_both_ways(text_in: str) -> tuple[str, str]:
-    """The parse of `text_in` with the direct statement readers, and by the table alone."""
-    from septum.compiler import parser
-
-    results = []
-    for direct in (True, False):
-        parser.DIRECT_STATEMENTS = direct
-        try:
-            source, diagnostics, broken = parser._parse_text("d.septum", text_in)
-        finally:
-            parser.DIRECT_STATEMENTS = True
-        results.append(f"{source!r}\n{diagnostics!r}\n{sorted(broken)!r}")
-    return results[0], results[1]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

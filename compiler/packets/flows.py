@@ -18,10 +18,9 @@ only when something asks for a BDD.
 from __future__ import annotations
 
 import bisect
-import gc
 import weakref
-from contextlib import contextmanager
 
+from ..collector import paused
 from ..model import Flow, SelAddress, Selector, SelName
 from ..resolve import Members, Policy
 from .addresses import (EVERYTHING, AddressAtoms, AddressSet, OwnerIndex, _intersect, _merge, cidr_block, covers,
@@ -650,24 +649,11 @@ def _l4_ranges(m) -> list[tuple[int, int]]:
     return [(m.icmp_type * 256 + m.icmp_code,) * 2]
 
 
-@contextmanager
-def no_gc():
-    """Pause Python's cyclic garbage collector: a loaded policy is millions of objects with no
-    cycles, and a collection in the middle of thousands of BDD operations would walk them all."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def policy_packets(policy: Policy) -> PolicyPackets:
     """The policy's packet sets, built once and kept with the policy."""
     cached = policy._members.get("packet-sets")
     if cached is None:
-        with no_gc():
+        with paused():
             cached = PolicyPackets(_weak(policy))
         policy._members["packet-sets"] = cached
     return cached

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from .canonical import model_digest
-from .collector import paused, settle
+from ..collector import paused
 from .compare import compare
 from .focus import flow_tables, local_flow_tables
 from .git import materialise, repository
@@ -56,9 +56,8 @@ def _diff(old_location: Location, old_info: SideInfo, new_location: Location, ne
           options: dict, parallel: bool | None, incremental: bool) -> PolicyDiff:
     meter = IdleMeter()
     cache = ParseCache()
-    with paused():
+    with paused(settle_after=True):  # the parsed files are kept, like a load's model
         size = cache.parse_common(old_location, new_location)
-        settle()  # the parsed files are kept, like a load's model
     if parallel is None:
         parallel = _worth_forking(size, meter)
     shared = Shared()

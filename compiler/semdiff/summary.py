@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .canonical import model_of
-from .collector import paused
+from ..collector import paused
 from .flows import contributions, endpoint_kinds, fold, reach_entries
 from .load import Location, ParseCache, load_side
 from .records import SideFacts, SideInfo, Summary, Verdict

@@ -14,7 +14,7 @@ import os
 import pickle
 
 from .canonical import model_digest
-from .collector import paused
+from ..collector import paused
 from .load import Location, ParseCache, load_side
 from .records import SideFacts, SideInfo
 from .summary import Shared, contributions_of, describe, judge

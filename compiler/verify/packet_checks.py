@@ -27,7 +27,8 @@ from typing import Callable
 from ..diagnostics import Diagnostic, Related
 from ..model import Flow, SelAddress, SelName, Span
 from ..packets.addresses import PRIVATE, PRIVATE_RANGES, AddressSet
-from ..packets.flows import V4, V6, FlowPackets, no_gc, policy_packets
+from ..collector import paused
+from ..packets.flows import V4, V6, FlowPackets, policy_packets
 from ..resolve import Policy
 from .names import CHECKS
 
@@ -84,7 +85,7 @@ def unassigned_address(policy: Policy) -> list[Diagnostic]:
     """Raw addresses in flows, and in groups that flows use, that include private address space
     no zone owns. An address written in a flow is reported there; one written in a group once, at
     the group, with the flows that use it."""
-    with no_gc():
+    with paused():
         packets = policy_packets(policy)
         owned = packets.index.owned
         cache: dict[str, AddressSet] = {}
@@ -150,7 +151,7 @@ def _unassigned(what: str, address: SelAddress, unowned: AddressSet, related: tu
 
 def empty_flow(policy: Policy) -> list[Diagnostic]:
     findings = []
-    with no_gc():
+    with paused():
         packets = policy_packets(policy)
         for flow, sets in zip(policy.flows, packets.flows()):
             if sets.empty:
@@ -431,7 +432,7 @@ def redundant_rule(policy: Policy) -> list[Diagnostic]:
     the flows that are left, so no finding names a flow that is itself reported.
     """
     findings = []
-    with no_gc():
+    with paused():
         packets = policy_packets(policy)
         flows = packets.flows()
         live = [i for i in range(len(flows)) if not flows[i].empty]
