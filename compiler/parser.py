@@ -319,7 +319,12 @@ class FileParser:
                         break
                     continue
                 if action >= 0:
-                    if kind in direct:  # a whole statement read directly, as if the table had reduced it
+                    if kind in direct and direct[kind][0] not in actions:
+                        # the keyword, but not a statement here (`zone` in a device binding)
+                        if token[0] in _WHOLE:
+                            token = self._split(index - 1)
+                            end = token[3]
+                    elif kind in direct:  # a whole statement read directly, as if the table had reduced it
                         rule, read = direct[kind]
                         if token[0] in _WHOLE:
                             done = self._whole(index, token)

@@ -223,6 +223,13 @@ def test_direct_statement_readers_are_the_table(items, rng):
     assert direct == table, mutant
 
 
+def test_zone_keyword_inside_a_device_is_not_a_zone_statement():
+    """Found by CI: `zone NAME {}` where a binding expects `zone NAME` must not be read as a statement."""
+    mutant = "dype a0 {}\n\nfirewall a0 nftables {\n  interface A zone a00 {}\n\nfirewall a0 nftables {\n  interface\n"
+    direct, table = parse_both_ways(mutant)
+    assert direct == table
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.randoms(use_true_random=False), st.sampled_from(sorted(HOSPITAL)))
 def test_direct_statement_readers_on_the_mutated_hospital(rng, victim):
