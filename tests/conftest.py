@@ -6,9 +6,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ZONES = ROOT / "zones"
+
+
+# The suite draws the same examples on every run, so a red CI means a regression, never a lucky draw;
+# SEPTUM_HYPOTHESIS=explore draws new ones each run (with SEPTUM_HYPOTHESIS_SCALE=N, N times as many).
+settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("SEPTUM_HYPOTHESIS", "repeatable"))
 
 
 def write_tree(base: Path, files: dict[str, str]) -> Path:

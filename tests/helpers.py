@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from septum.compiler import load_policy
@@ -13,6 +14,11 @@ zone a { networks 10.0.1.0/24; holds ephi }
 zone b { networks 10.0.2.0/24 }
 allow a -> b : https
 """
+
+
+def examples(count: int) -> int:
+    """A property's example count, times SEPTUM_HYPOTHESIS_SCALE for long exploring runs."""
+    return count * int(os.environ.get("SEPTUM_HYPOTHESIS_SCALE", "1"))
 
 
 def load(tmp_path: Path, files: dict[str, str]):

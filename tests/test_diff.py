@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, ZONES, run_septum, write_tree
+from helpers import examples
 from septum.compiler.diff import DiffInputError, diff_paths, diff_revisions, render_human, render_markdown, to_json
 from septum.compiler.parser import parse_text
 from septum.compiler.printer import format_file
@@ -419,7 +420,7 @@ def meaning(diff) -> dict:
     }
 
 
-PROPERTY_SETTINGS = settings(max_examples=25, deadline=None,
+PROPERTY_SETTINGS = settings(max_examples=examples(25), deadline=None,
                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ZONES
+from helpers import examples
 from septum.compiler import load_policy
 from septum.compiler.model import SelAddress, SelHolding, SelName, SelTag
 from septum.compiler.packets.addresses import AddressAtoms, AddressSet, OwnerIndex, cidr_block
@@ -578,7 +579,7 @@ def _load_text(text: str):
     return result
 
 
-PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY
@@ -650,7 +651,7 @@ def test_unassigned_address_never_fires_on_public_space(text):
     assert unassigned_address(_load_text(text).policy) == []
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([4, 6]), st.integers(0, 40), st.integers(0, 8)), min_size=1, max_size=6),
        st.randoms(use_true_random=False))
 def test_the_three_encodings_agree_on_address_sets(blocks, rng):

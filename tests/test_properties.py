@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ZONES, run_septum
-from helpers import parse_both_ways
+from helpers import examples, parse_both_ways
 from septum.compiler import load_policy
 from septum.compiler.model import (
     Assertion, BackendKind, Binding, Comment, DataType, Device, DeviceRole, Flow, Group, Host, Match, Network, NoPath,
@@ -127,7 +127,7 @@ def with_lines(items: list) -> list:
     return [s.model_copy(update={"span": Span("gen.septum", i * 10 + 1, 1, i * 10 + 1, 2)}) for i, s in enumerate(items)]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(statements, max_size=8))
 def test_fmt_round_trips_the_model(items):
     source = SourceFile(path="gen.septum", statements=tuple(with_lines(items)))
@@ -138,7 +138,7 @@ def test_fmt_round_trips_the_model(items):
     assert format_file(parsed) == text_out  # idempotent
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(statements, min_size=1, max_size=6), st.lists(st.text(max_size=20).map(lambda t: "# " + t.replace("\n", " ")), max_size=4), st.randoms())
 def test_fmt_keeps_every_comment(items, comments, rng):
     text_in = format_file(SourceFile(path="gen.septum", statements=tuple(with_lines(items))))
@@ -174,7 +174,7 @@ def mutate(text_in: str, rng: random.Random) -> str:
     return text_in
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.randoms(use_true_random=False), st.sampled_from(sorted(HOSPITAL)))
 def test_mutated_hospital_gives_only_diagnostics(tmp_path_factory, rng, victim):
     base = tmp_path_factory.mktemp("mutant")
@@ -187,7 +187,7 @@ def test_mutated_hospital_gives_only_diagnostics(tmp_path_factory, rng, victim):
         assert diagnostic.span is not None and diagnostic.help and diagnostic.message
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=200))
 def test_random_text_gives_only_diagnostics(garbage):
     parse_text("r.septum", garbage)  # must not raise
@@ -210,7 +210,7 @@ def test_mutated_inputs_through_the_cli_exit_2_without_traceback(tmp_path):
         assert "error[E001]" in result.stdout
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(statements, max_size=8), st.randoms(use_true_random=False))
 def test_direct_statement_readers_are_the_table(items, rng):
     """`allow`, `zone` and `host` read straight from the tokens give exactly what the LALR table
@@ -230,7 +230,7 @@ def test_zone_keyword_inside_a_device_is_not_a_zone_statement():
     assert direct == table
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.randoms(use_true_random=False), st.sampled_from(sorted(HOSPITAL)))
 def test_direct_statement_readers_on_the_mutated_hospital(rng, victim):
     mutant = mutate(HOSPITAL[victim], rng)
@@ -255,7 +255,7 @@ ipv6_texts = st.builds(
 )
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(ipv4_texts | ipv6_texts | cidrs)
 def test_address_shortcuts_are_netaddr(text_in):
     """IPv4 and IPv6 are read without netaddr where that is exact: same value, same error."""
@@ -270,7 +270,7 @@ def test_address_shortcuts_are_netaddr(text_in):
     assert outcome(parse_cidr) == outcome(parse_cidr_netaddr)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.randoms(use_true_random=False), st.sampled_from(sorted(HOSPITAL)))
 def test_parse_cache_entries_round_trip(rng, victim):
     from septum.compiler import parse_cache
@@ -311,7 +311,7 @@ def blocks(draw):
     return "".join(parts) + draw(st.sampled_from([" }", "\n}", "}"]))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.lists(blocks(), min_size=1, max_size=4), st.sampled_from(["\n", " ", ";\n", " # k\n"]), st.booleans(),
        st.integers(0, 10_000))
 def test_direct_block_readers_are_the_table(items, separator, cut, at):

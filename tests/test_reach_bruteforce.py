@@ -38,6 +38,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from septum.compiler import load_policy
 from septum.compiler.verify import verify
 
@@ -333,7 +334,7 @@ def hops_of(message: str) -> int:
     return int(re.search(r" in (\d+) hops?$", message).group(1))
 
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ---- the properties -----------------------------------------------------------------------------------
@@ -459,7 +460,7 @@ def outcome(diagnostics) -> set[tuple[str, str]]:
     return out
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_reordering_and_splitting_never_change_the_outcome(data):
     intent = data.draw(intents())
