@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from .files import write_atomically
-from .guard import guard as _guard
+from .guard import guard as _guard, say
 
 
 def _version() -> str:
@@ -105,7 +105,7 @@ def check(path: Path, output_format: str, strict: bool, as_of: str | None, disab
         "devices": len(policy.devices),
     }
     report = Report(result.diagnostics, result.texts, status, stats, str(path))
-    click.echo(render(output_format, report), nl=False)
+    say(render(output_format, report))
     sys.exit(status)
 
 
@@ -169,11 +169,11 @@ def graph(path: Path, output_format: str, output: Path | None) -> None:
 
     result = load_policy(path)
     if result.exit_status() == 2:
-        click.echo(render_human(result.diagnostics, result.texts), nl=False, err=True)
+        say(render_human(result.diagnostics, result.texts), err=True)
         sys.exit(2)
     text = graph_dot(result.graph) if output_format == "dot" else graph_json(result.graph)
     if output is None:
-        click.echo(text, nl=False)
+        say(text)
     else:
         write_atomically(output, text)
     sys.exit(0)
@@ -200,14 +200,14 @@ def explain(source: str, destination: str, service: str | None, path: Path, outp
 
     result = load_policy(path, graph=False)
     if result.exit_status() == 2:
-        click.echo(render_human(result.diagnostics, result.texts), nl=False, err=True)
+        say(render_human(result.diagnostics, result.texts), err=True)
         sys.exit(2)
     try:
         explanation = run(result.policy, source, destination, service)
     except UnknownEndpoint as error:
         click.echo(f"septum explain: {error}", err=True)
         sys.exit(2)
-    click.echo((render_text if output_format == "human" else render_json)(explanation), nl=False)
+    say((render_text if output_format == "human" else render_json)(explanation))
     sys.exit(0 if explanation.allowed else 1)
 
 

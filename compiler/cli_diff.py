@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .guard import guard as _guard
+from .guard import guard as _guard, say
 
 
 _COLOURS = {"+": "green", "-": "red", "~": "yellow"}
@@ -97,13 +97,13 @@ def diff(paths: tuple[Path, ...], base: str | None, head: str | None, output_for
         _fail(str(error))
     status = result.exit_code(exit_zero)
     if output_format == "json":
-        click.echo(render_json(result, exit_zero), nl=False)
+        say(render_json(result, exit_zero))
     elif output_format == "markdown":
-        click.echo(render_markdown(result), nl=False)
+        say(render_markdown(result))
     elif result.has_errors:
-        click.echo(render_human(result), nl=False, err=True)
+        say(render_human(result), err=True)
     else:
-        click.echo(render_human(result, _paint), nl=False)
+        say(render_human(result, _paint))
     sys.exit(status)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import click
@@ -27,3 +28,14 @@ def guard(command):
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Write a command's output. A reader that stops reading (`septum check | head`) ends the
+    output, not the verdict: what is left goes nowhere and the exit status still tells."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        click.echo(text, nl=False, err=err)
+        stream.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())

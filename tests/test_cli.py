@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -49,6 +52,21 @@ def test_exit_1_on_findings_and_json_locations(tmp_path):
     assert finding["location"] == {"file": str(tmp_path / "p.septum"), "line": 7, "column": 19, "end_line": 7,
                                    "end_column": 30}
     assert finding["related"][0]["location"]["line"] == 4
+
+
+@pytest.mark.parametrize("violating", [False, True])
+def test_a_reader_that_stops_early_changes_no_verdict(tmp_path, violating):
+    """`septum check | head`: the pipe closes before the report is written; the exit status
+    is still the verdict and nothing is printed about the closed pipe."""
+    extra = "zone c { networks 10.0.1.0/25 }\nallow c -> b : https\n" if violating else ""
+    write_tree(tmp_path, {"p.septum": BASE + extra})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    child = subprocess.Popen([sys.executable, "-m", "septum", "check", str(tmp_path)], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) == (1 if violating else 0)
+    assert stderr == ""
 
 
 def test_warnings_pass_unless_strict(tmp_path):
