@@ -53,7 +53,8 @@ _SUFFIX = ".pickle"
 _SEEN = ".seen"  # a marker: parsed once, not cached yet
 
 # The modules whose source decides what a parse returns.
-_SHAPING = ("parser.py", "tables.py", "builder.py", "model.py", "values.py", "diagnostics.py", "parse_cache.py")
+_SHAPING = ("parser.py", "lexicon.py", "statements.py", "tables.py", "builder.py", "model.py", "values.py",
+            "diagnostics.py", "parse_cache.py")
 
 
 def enabled() -> bool:

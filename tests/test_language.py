@@ -236,7 +236,7 @@ TRICKY = [
 
 @pytest.mark.parametrize("text", TRICKY)
 def test_whole_line_flows_read_as_the_table_reads_them(text):
-    """One-line flows are read straight from one regex match (parser._line): whatever follows
+    """One-line flows are read straight from one regex match (statements._line): whatever follows
     or surrounds them, the result is what the LALR table alone gives."""
     direct, table = parse_both_ways(text)
     assert direct == table

@@ -315,7 +315,7 @@ def blocks(draw):
 @given(st.lists(blocks(), min_size=1, max_size=4), st.sampled_from(["\n", " ", ";\n", " # k\n"]), st.booleans(),
        st.integers(0, 10_000))
 def test_direct_block_readers_are_the_table(items, separator, cut, at):
-    """Zone and host blocks read whole (parser._block_token) give what the table gives, with
+    """Zone and host blocks read whole (statements._block_token) give what the table gives, with
     every diagnostic of the builder (bad values, repeated clauses) and the table's own."""
     text_in = separator.join(items) + "\nallow a -> b : c\n"
     if cut:
