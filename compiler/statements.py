@@ -31,6 +31,19 @@ _ZONE_CLAUSES = {"description": "STRING", "networks": "addresses", "vlan": "INT"
 _HOST_CLAUSES = {"description": "STRING", "address": "addresses", "addresses": "addresses", "tags": "names"}
 
 
+def _down_to(text: str, offset: int, line: int, newline: int) -> tuple[int, int, int]:
+    """From `line`, which ends at `newline`, down to the line holding `offset`: that line's
+    number, where it starts, and where it ends."""
+    while True:
+        line += 1
+        line_start = newline + 1
+        newline = text.find("\n", line_start)
+        if newline < 0:
+            newline = len(text)
+        if offset <= newline:
+            return line, line_start, newline
+
+
 class StatementReaders:
     """The direct readers, mixed into `parser.FileParser` (they use its tokens, text, builder,
     spans and diagnostics)."""
@@ -70,12 +83,8 @@ class StatementReaders:
             cursor = clause.end()
             keyword = clause.group(_C_KEYWORD) or "broker"
             first = clause.start(_C_KEYWORD if keyword != "broker" else _C_FLAG)
-            while first > newline:
-                line += 1
-                line_start = newline + 1
-                newline = text.find("\n", line_start)
-                if newline < 0:
-                    newline = len(text)
+            if first > newline:
+                line, line_start, newline = _down_to(text, first, line, newline)
             number, column = numbers[line], 1 - line_start
             if keyword == "description":
                 value = clause.group(_C_STRING)[1:-1]
@@ -126,12 +135,8 @@ class StatementReaders:
                 fields[keyword] = value
         if text[cursor:close].strip():
             return None  # not read to the brace: a clause this reader does not know
-        while close > newline:
-            line += 1
-            line_start = newline + 1
-            newline = text.find("\n", line_start)
-            if newline < 0:
-                newline = len(text)
+        if close > newline:
+            line, line_start, newline = _down_to(text, close, line, newline)
         end = line << _LINE | (close + 2 - line_start)
         span = self.span(token[2], end)
         name, name_span = heads[0]
