@@ -18,6 +18,7 @@ from septum.compiler.model import (
 )
 from septum.compiler.parser import parse_text, tables
 from septum.compiler.printer import format_file
+from septum.compiler.verify import verify
 
 SPAN = Span("gen.septum", 1, 1, 1, 1)
 KEYWORDS = set(tables().words)
@@ -183,6 +184,8 @@ def test_mutated_hospital_gives_only_diagnostics(tmp_path_factory, rng, victim):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(mutate(content, rng) if relative == victim else content)
     result = load_policy(base)  # must not raise
+    if result.exit_status() != 2:  # it still reads as a policy: verifying it must not raise either
+        result.diagnostics += verify(result.policy, dt.date(2026, 11, 23), set())
     for diagnostic in result.diagnostics:
         assert diagnostic.span is not None and diagnostic.help and diagnostic.message
 
