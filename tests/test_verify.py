@@ -139,6 +139,52 @@ def test_waiver_for_other_flows_does_not_apply(tmp_path):
     assert ("E513", "legacy-service", "legacy-risk service smb crosses from clinws to printers", False) in got
 
 
+def test_a_waiver_hides_no_path_it_does_not_name(tmp_path):
+    """Waiving guest -> pacs must not hide guest -> ehr: each target is judged on its own."""
+    got = findings(tmp_path, 'allow guest -> pacs : https\nallow guest -> ehr : https\n'
+                             'assert iso: no path from guest to zones holding ephi\n'
+                             'waive iso for guest -> pacs until 2027-01-31 "kiosk, PO-7"',
+                   disabled={"untrusted-to-sensitive"})
+    assert ("E502", "no-path", "assertion 'iso' fails: guest -> ehr in 1 hop", False) in got
+    assert ("E502", "no-path", "assertion 'iso' fails: guest -> pacs in 1 hop", True) in got
+    assert not [f for f in got if f[0] == "W507"]
+
+
+def test_a_waiver_for_every_path_leaves_nothing_unwaived(tmp_path):
+    got = findings(tmp_path, 'allow guest -> pacs : https\nallow guest -> ehr : https\n'
+                             'waive untrusted-to-sensitive for guest -> pacs until 2027-01-31 "kiosk"\n'
+                             'waive untrusted-to-sensitive for guest -> ehr until 2027-01-31 "portal"')
+    e510 = sorted((message, waived) for code, _, message, waived in got if code == "E510")
+    assert e510 == [("untrusted zone 'guest' reaches 'ehr' without passing a broker: guest -> ehr", True),
+                    ("untrusted zone 'guest' reaches 'pacs' without passing a broker: guest -> pacs", True)]
+    assert not [f for f in got if f[0] == "W507"]  # both waivers name a real path
+
+
+def test_a_waived_hop_does_not_hide_a_longer_unwaived_path(tmp_path):
+    got = findings(tmp_path, 'allow guest -> pacs : https\nallow guest -> printers : https\n'
+                             'allow printers -> pacs : https\n'
+                             'waive untrusted-to-sensitive for guest -> pacs until 2027-01-31 "kiosk"')
+    e510 = sorted((message, waived) for code, _, message, waived in got if code == "E510")
+    assert e510 == [
+        ("untrusted zone 'guest' reaches 'pacs' without passing a broker: guest -> pacs", True),
+        ("untrusted zone 'guest' reaches 'pacs' without passing a broker: guest -> printers -> pacs", False)]
+
+
+def test_waiver_of_a_disabled_check_is_not_called_unused(tmp_path):
+    got = findings(tmp_path, 'allow clinws -> printers : smb\n'
+                             'waive legacy-service for clinws -> printers until 2027-01-01 "scanner"',
+                   disabled={"legacy-service"})
+    assert got == []
+
+
+def test_untrusted_reaching_a_broker_that_holds_restricted_data(tmp_path):
+    result = load(tmp_path, {"p.septum": BASE.replace("zone dmz { networks 198.18.4.0/24; broker }",
+                                                      "zone dmz { networks 198.18.4.0/24; broker; holds ephi }")
+                             + "allow guest -> dmz : https\n"})
+    [finding] = [d for d in verify(result.policy, AS_OF) if d.code == "E510" and "'guest'" in d.message]
+    assert finding.help.startswith("'dmz' is a broker zone that holds restricted data (ephi)")
+
+
 def test_disable_baseline_check(tmp_path):
     assert findings(tmp_path, "allow clinws -> printers : smb", disabled={"legacy-service"}) == []
 

@@ -30,7 +30,7 @@ def verify(policy: "Policy", as_of: dt.date | None = None, disabled: frozenset[s
     for name, check in {**BASELINE_CHECKS, **PACKET_CHECKS}.items():
         if name not in disabled:
             tagged.extend(Tagged(d, frozenset({name})) for d in check(policy))
-    findings = apply_waivers(policy, tagged, as_of)
+    findings = apply_waivers(policy, tagged, as_of, disabled)
     findings.sort(key=Diagnostic.sort_key)
     return findings
 

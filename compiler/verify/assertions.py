@@ -6,8 +6,9 @@ from ..diagnostics import Diagnostic, Hop, Related
 from ..model import Assertion, NoPath, OnlyEncrypted, OnlyMayConnect, Requirement
 from ..printer import assertion_text, selector_text
 from ..resolve import Policy
-from .common import Tagged, chain_text, hop_lines, hops, intent_of
+from .common import Tagged, chain_text, hops, intent_of, witnesses
 from .names import CHECKS
+from .waivers import waived_hops
 
 
 def assertion_findings(policy: Policy) -> list[Tagged]:
@@ -18,7 +19,7 @@ def assertion_findings(policy: Policy) -> list[Tagged]:
             targets.add(assertion.label.name)
         body = assertion.body
         if isinstance(body, NoPath):
-            found = no_path(policy, assertion, body)
+            found = no_path(policy, assertion, body, waived_hops(policy, targets | {"no-path"}))
         elif isinstance(body, OnlyEncrypted):
             found = only_encrypted(policy, assertion, body)
         else:
@@ -34,30 +35,30 @@ def _label(assertion: Assertion) -> str:
     return f"'{assertion.label.name}'" if assertion.label else f"\"{assertion_text(assertion)}\""
 
 
-def no_path(policy: Policy, assertion: Assertion, body: NoPath) -> list[Diagnostic]:
+def no_path(policy: Policy, assertion: Assertion, body: NoPath, waived=None) -> list[Diagnostic]:
+    """The shortest path that breaks the assertion; past the paths waivers accept, the next ones."""
     intent = intent_of(policy)
     sources = intent.zones_of_members(policy.expand(body.source))
     targets = intent.zones_of_members(policy.expand(body.destination))
     mediators = intent.zones_of_members(policy.expand(body.through)) if body.through else set()
-    path = intent.shortest_path(sources, targets, within=body.within, through=lambda zone: zone not in mediators)
-    if path is None:
-        return []
-    if not path:
+    if sources & targets:
         shared = ", ".join(sorted(sources & targets))
         message = f"assertion {_label(assertion)} fails: {shared} is on both sides"
         return [Diagnostic(CHECKS["no-path"].code, message, assertion.span,
                            "a zone cannot be kept away from itself: narrow the selectors", check="no-path")]
-    within = f" in {len(path)} hop{'s' * (len(path) != 1)}"
-    message = f"assertion {_label(assertion)} fails: {chain_text(path)}{within}"
+    paths = witnesses(lambda into, edge: intent.shortest_path(sources, into, within=body.within, edge=edge,
+                                                              through=lambda zone: zone not in mediators),
+                      targets, waived)
     return [
         Diagnostic(
             CHECKS["no-path"].code,
-            message,
+            f"assertion {_label(assertion)} fails: {chain_text(path)} in {len(path)} hop{'s' * (len(path) != 1)}",
             assertion.span,
             "remove or narrow one of the flows on the path, or waive it with a reason and an expiry",
             check="no-path",
             path=hops(path),
         )
+        for path in paths
     ]
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..diagnostics import Diagnostic, Hop, Related
+from ..diagnostics import Diagnostic, Hop
 from ..resolve import Policy
 from .assertions import cleartext_crossings
-from .common import chain_text, hops, intent_of, sensitive_datatypes
+from .common import chain_text, hops, intent_of, sensitive_datatypes, witnesses
 from .names import CHECKS
+from .waivers import waived_hops
 
 
 def data_flow(policy: Policy) -> list[Diagnostic]:
@@ -96,28 +97,40 @@ def _starts(chain, zone: str, intent) -> bool:
 
 
 def untrusted_to_sensitive(policy: Policy) -> list[Diagnostic]:
+    """Per untrusted zone, the shortest path into a zone holding restricted data that passes no
+    broker; past the paths waivers accept, the next ones."""
     intent = intent_of(policy)
     restricted = sensitive_datatypes(policy, {"restricted"})
-    targets = {z for d in restricted for z in policy.holding_zones().get(d, ())}
+    holding = policy.holding_zones()
+    targets = {z for d in restricted for z in holding.get(d, ())}
     brokers = {z.name for z in policy.zones.values() if z.broker}
+    waived = waived_hops(policy, {"untrusted-to-sensitive"})
     findings = []
     for source in sorted(z.name for z in policy.zones.values() if z.trust.value == "untrusted"):
         if source in brokers:
             continue
-        path = intent.shortest_path({source}, targets - {source}, through=lambda zone: zone not in brokers)
-        if not path:
-            continue
-        findings.append(
-            Diagnostic(
-                CHECKS["untrusted-to-sensitive"].code,
-                f"untrusted zone '{source}' reaches '{path[-1].hop.destination}' without passing a broker: "
-                f"{chain_text(path)}",
-                path[0].hop.span,
-                "route the connection through a broker (DMZ) zone, or remove a flow on the path",
-                check="untrusted-to-sensitive",
-                path=hops(path),
+        paths = witnesses(lambda into, edge: intent.shortest_path({source}, into, edge=edge,
+                                                                  through=lambda zone: zone not in brokers),
+                          targets - {source}, waived)
+        for path in paths:
+            reached = path[-1].hop.destination
+            zone = next((z for z in sorted(intent.zones_of(reached)) if z in targets), None)
+            if zone in brokers:
+                held = ", ".join(d for d in restricted if zone in holding.get(d, ()))
+                help = (f"'{zone}' is a broker zone that holds restricted data ({held}): keep restricted data "
+                        "out of broker zones, or remove a flow on the path")
+            else:
+                help = "route the connection through a broker (DMZ) zone, or remove a flow on the path"
+            findings.append(
+                Diagnostic(
+                    CHECKS["untrusted-to-sensitive"].code,
+                    f"untrusted zone '{source}' reaches '{reached}' without passing a broker: {chain_text(path)}",
+                    path[0].hop.span,
+                    help,
+                    check="untrusted-to-sensitive",
+                    path=hops(path),
+                )
             )
-        )
     return findings
 
 

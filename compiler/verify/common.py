@@ -4,6 +4,7 @@ and findings tagged with the names a waiver may use to accept them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from ..diagnostics import Diagnostic, Hop
 from ..resolve import Policy
@@ -27,6 +28,30 @@ class Tagged:
 
     diagnostic: Diagnostic
     targets: frozenset[str]
+
+
+def witnesses(search: Callable[[set[str], Callable[[Step], bool] | None], list[Step] | None], targets: set[str],
+              waived: Callable[[Hop], bool] | None) -> list[list[Step]]:
+    """The paths a path check reports: `search(targets, edge)` gives the shortest path into
+    `targets` over the edges `edge` accepts (all if None). With no waiver for the check, the
+    shortest path. Otherwise each target zone is judged on its own, so that a waiver accepts
+    exactly the paths it names and hides none it does not: the shortest path into it and, while
+    each path found uses a flow some waiver names, the shortest one avoiding every such flow."""
+    if waived is None:
+        path = search(targets, None)
+        return [] if path is None else [path]
+    found = []
+    for target in sorted(targets):
+        path = search({target}, None)
+        avoided: set[Hop] = set()
+        while path is not None:
+            found.append(path)
+            named = {step.hop for step in path if waived(step.hop)}
+            if not named:
+                break
+            avoided |= named
+            path = search({target}, lambda step: step.hop not in avoided)
+    return found
 
 
 def hops(steps: list[Step]) -> tuple[Hop, ...]:
