@@ -170,6 +170,15 @@ def test_a_waived_hop_does_not_hide_a_longer_unwaived_path(tmp_path):
         ("untrusted zone 'guest' reaches 'pacs' without passing a broker: guest -> printers -> pacs", False)]
 
 
+def test_only_may_connect_on_a_service_is_judged_by_packets(tmp_path):
+    """`on fhir` means fhir's packets: a flow allowing tcp/443 as https breaks it too."""
+    assertion = "service fhir { tcp 443; encrypted }\nassert only dmz may connect to printers on fhir\n"
+    assert findings(tmp_path / "pass", assertion + "service ipp { tcp 631 }\nallow clinws -> printers : ipp\n") == []
+    assert findings(tmp_path / "fail", assertion + "allow clinws -> printers : https\n") == [
+        ("E504", "only-may-connect", "assertion \"only dmz may connect to printers on fhir\" fails: clinws may "
+                                     "connect to printers on https (the same packets as fhir)", False)]
+
+
 def test_waiver_of_a_disabled_check_is_not_called_unused(tmp_path):
     got = findings(tmp_path, 'allow clinws -> printers : smb\n'
                              'waive legacy-service for clinws -> printers until 2027-01-01 "scanner"',

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic, Hop, Related
 from ..model import Assertion, NoPath, OnlyEncrypted, OnlyMayConnect, Requirement
+from ..packets.flows import policy_packets
 from ..printer import assertion_text, selector_text
 from ..resolve import Policy
 from .common import Tagged, chain_text, hops, intent_of, witnesses
@@ -106,14 +107,18 @@ def only_may_connect(policy: Policy, assertion: Assertion, body: OnlyMayConnect)
     allowed = policy.expand(body.allowed)
     target = policy.expand(body.target)
     target_zones = intent.zones_of_members(target)
-    services = [r.name for r in body.services]
+    named = [r.name for r in body.services]
+    services = _sharing_packets(policy, named) if named else []
     target_mask = intent.mask_of(target_zones)
     findings = []
-    for index in (intent.flows_with_service(services) if services else range(len(policy.flows))):
+    for index in (intent.flows_with_service(services) if named else range(len(policy.flows))):
         if not intent.destination_sides[index].mask & target_mask:
             continue  # no destination in (or covered by) the target
         flow = policy.flows[index]
         flow_services = intent.services[index]
+        alias = [s for s in flow_services if s in services and s not in named]
+        on = "" if not named or any(s in named for s in flow_services) else \
+            f" on {', '.join(alias)} (the same packets as {', '.join(named)})"
         for source, destination, zs, zd in intent.pairs(index):
             if zd not in target_zones and not intent.covers(target, destination):
                 continue
@@ -122,7 +127,7 @@ def only_may_connect(policy: Policy, assertion: Assertion, body: OnlyMayConnect)
             findings.append(
                 Diagnostic(
                     CHECKS["only-may-connect"].code,
-                    f"assertion {_label(assertion)} fails: {source} may connect to {destination}",
+                    f"assertion {_label(assertion)} fails: {source} may connect to {destination}{on}",
                     flow.span,
                     f"only {selector_text(body.allowed)} may connect to {selector_text(body.target)}: "
                     "narrow this flow, or waive it with a reason and an expiry",
@@ -133,6 +138,15 @@ def only_may_connect(policy: Policy, assertion: Assertion, body: OnlyMayConnect)
             )
             break
     return findings
+
+
+def _sharing_packets(policy: Policy, names: list[str]) -> list[str]:
+    """The services that share a packet (protocol and port) with any of `names`: an assertion
+    `on fhir` is about fhir's packets, whatever name a flow allows them under."""
+    packets = policy_packets(policy)
+    wanted = packets.services(tuple(names))
+    return sorted(name for name in policy.services
+                  if name in names or packets.meet(packets.services((name,)), wanted))
 
 
 def require(policy: Policy, requirement: Requirement) -> list[Diagnostic]:
