@@ -37,6 +37,9 @@ CHECKS: dict[str, CheckInfo] = {
         "A flow's addresses include private address space that no zone owns."),
     "redundant-rule": CheckInfo("W521", True, "A flow allows nothing that broader flows do not already allow."),
     "empty-flow": CheckInfo("E522", True, "A flow allows no packet once its carve-outs are removed."),
+    "idle-carve-out": CheckInfo("W523", True,
+        "A carve-out (`except from` / `except to`) removes nothing: it shares no address with the side of "
+        "the flow it is carved from."),
 }
 
 BASELINE = sorted(name for name, info in CHECKS.items() if info.baseline)

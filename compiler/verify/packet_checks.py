@@ -7,6 +7,8 @@ PACKET_CHECKS maps a check name (see `names.CHECKS`) to a function `(policy) -> 
 * `redundant-rule` (W521): everything a flow allows is already allowed by other flows.
 * `empty-flow` (E522): a flow allows no packet at all (carve-outs remove a whole side, services
   match nothing, or the sides and services share no address family).
+* `idle-carve-out` (W523): a carve-out (`except from X` / `except to X`, each item of X) shares
+  no address with the side it is carved from, so it removes nothing.
 
 Every flow's packet set is a product (source × destination × services, see
 `packets.flows`), and the checks work on its parts, as address intervals and service atoms:
@@ -16,7 +18,8 @@ against theirs (`PolicyPackets.union_covers`). No BDD is built unless such a uni
 fragmented for the sweep. The redundancy check is not quadratic: two flows can share a packet
 only if some zone (or the internet) owns part of both sources and some zone owns part of both
 destinations, so only flows that meet that way are compared (`_overlaps`). The three checks
-share one pass over the flows (`PolicyPackets.flows`). See docs/packets.md.
+share one pass over the flows (`PolicyPackets.flows`), which W523 reuses for the few flows with
+carve-outs. See docs/packets.md.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections import defaultdict
 from typing import Callable
 
 from ..diagnostics import Diagnostic, Related
-from ..model import Flow, SelAddress, SelName, Span
+from ..model import Flow, SelAddress, Selector, SelName, Span
 from ..packets.addresses import PRIVATE, PRIVATE_RANGES, AddressSet
 from ..collector import paused
 from ..packets.flows import V4, V6, FlowPackets, policy_packets
@@ -215,6 +218,69 @@ def _empty(policy: Policy, flow: Flow, sets) -> Diagnostic:
         check="empty-flow")
 
 
+# ---- W523: carve-outs that remove nothing ---------------------------------------------------------
+
+
+def idle_carve_out(policy: Policy) -> list[Diagnostic]:
+    """Each item of an `except from` / `except to` selector whose addresses do not meet the side
+    it is carved from (the side as written, before any carve-out): exact, on the address
+    intervals of the flows' parts (`PolicyPackets.flows`, made once for all packet checks), and
+    looked at only for the flows that have carve-outs. A side with no addresses at all is E522's
+    (every carve-out of it removes nothing), so it is left to that check."""
+    findings = []
+    with paused():
+        packets = policy_packets(policy)
+        flows = packets.flows()
+        meet = packets.meet
+        for flow, sets in zip(policy.flows, flows):
+            if not flow.except_from and not flow.except_to:
+                continue
+            for side, label, keyword, whole, carve in (
+                ("s", "source", "except from", sets.source_all, flow.except_from),
+                ("d", "destination", "except to", sets.destination_all, flow.except_to),
+            ):
+                if not carve or not whole.families:
+                    continue
+                for selector in carve:
+                    items = selector.items
+                    for item in items:
+                        one = selector if len(items) == 1 else Selector(items=(item,), span=item.span)
+                        part = packets.side(side, one)  # memoised: `carved` made the lone ones already
+                        if not meet(part, whole):
+                            findings.append(_idle(flow, label, keyword, item, bool(part.families)))
+    return findings
+
+
+def _item_text(item) -> str:
+    """One selector item in canonical text (addresses as CIDRs)."""
+    kind = item.kind
+    return item.name if kind == "name" else f"tag:{item.tag}" if kind == "tag" else \
+        f"zones holding {item.datatype}" if kind == "holding" else item.cidr
+
+
+def _written(item) -> str:
+    """A selector item as the user would write it: a single address without its /32 or /128."""
+    text = _item_text(item)
+    if item.kind == "address" and text.endswith("/128" if ":" in text else "/32"):
+        text = text.rsplit("/", 1)[0]
+    return text
+
+
+def _idle(flow: Flow, label: str, keyword: str, item, has_addresses: bool) -> Diagnostic:
+    text = _written(item)
+    selector = flow.source if label == "source" else flow.destination
+    if has_addresses:
+        why = f"it is not part of this flow's {label} ({', '.join(_written(i) for i in selector.items)})"
+    else:
+        why = "it selects no addresses"
+    noun = {"name": "name", "tag": "tag", "holding": "data type", "address": "address"}[item.kind]
+    return Diagnostic(
+        CHECKS["idle-carve-out"].code, f"carve-out '{text}' removes nothing: {why}", item.span,
+        f"remove `{keyword} {text}`, or correct the {noun}: a carve-out can only remove addresses the "
+        f"{label} selects",
+        check="idle-carve-out")
+
+
 # ---- W521: redundant flows ----------------------------------------------------------------------------
 
 
@@ -374,9 +440,7 @@ def _rule_text(selector) -> str:
     items = selector.items
     if len(items) == 1 and type(items[0]) is SelName:
         return items[0].name
-    return ", ".join(item.name if item.kind == "name" else f"tag:{item.tag}" if item.kind == "tag"
-                     else f"zones holding {item.datatype}" if item.kind == "holding" else item.cidr
-                     for item in items)
+    return ", ".join(_item_text(item) for item in items)
 
 
 def order_key(flow: Flow) -> tuple:
@@ -496,4 +560,5 @@ PACKET_CHECKS: dict[str, Callable[[Policy], list[Diagnostic]]] = {
     "unassigned-address": unassigned_address,
     "redundant-rule": redundant_rule,
     "empty-flow": empty_flow,
+    "idle-carve-out": idle_carve_out,
 }
