@@ -69,6 +69,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E520": ("flow covers address space no zone owns", "finding"),
     "W521": ("redundant rule", "warning"),
     "E522": ("flow allows nothing after carve-outs", "finding"),
+    "W523": ("carve-out removes nothing", "warning"),
     "W401": ("unused definition", "warning"),
     "W402": ("service without protocol", "warning"),
     "W403": ("overlapping networks in one zone", "warning"),

@@ -87,6 +87,7 @@ def test_every_code_is_demonstrated_and_documented():
     demonstrated = {c[1] for c in CASES} | {"E205", "E004", "E206"} | {c[3][0] for c in VERIFY_CASES}
     demonstrated |= {"E506", "W507"}  # test_verify: expired and unused waivers
     demonstrated |= {"E520", "W521", "E522"}  # test_packets: packet-level checks
+    demonstrated |= {"W523"}  # test_idle_carveout
     assert demonstrated == set(CODES)
 
 
