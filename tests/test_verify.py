@@ -179,6 +179,22 @@ def test_only_may_connect_on_a_service_is_judged_by_packets(tmp_path):
                                      "connect to printers on https (the same packets as fhir)", False)]
 
 
+def test_an_address_no_zone_owns_is_named_where_it_counts_as_the_internet(tmp_path):
+    got = findings(tmp_path, "allow 203.0.113.0/24 -> printers : https\n")
+    assert ("E512", "internet-inbound", "203.0.113.0/24 (no zone owns it: it counts as the internet) may connect to "
+            "'printers' in zone 'printers', which is not a broker zone", False) in got
+
+
+def test_only_the_shortest_unwaived_path_is_an_error_beside_waived_ones(tmp_path):
+    got = findings(tmp_path, 'allow guest -> pacs : https\nallow guest -> printers : https\n'
+                             'allow printers -> ehr : https\nallow guest -> clinws : https\n'
+                             'waive untrusted-to-sensitive for guest -> pacs until 2027-01-31 "kiosk"')
+    e510 = sorted((message, waived) for code, _, message, waived in got if code == "E510" and "'guest'" in message)
+    assert e510 == [
+        ("untrusted zone 'guest' reaches 'clinws' without passing a broker: guest -> clinws", False),
+        ("untrusted zone 'guest' reaches 'pacs' without passing a broker: guest -> pacs", True)]
+
+
 def test_waiver_of_a_disabled_check_is_not_called_unused(tmp_path):
     got = findings(tmp_path, 'allow clinws -> printers : smb\n'
                              'waive legacy-service for clinws -> printers until 2027-01-01 "scanner"',

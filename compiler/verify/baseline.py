@@ -124,7 +124,8 @@ def untrusted_to_sensitive(policy: Policy) -> list[Diagnostic]:
             findings.append(
                 Diagnostic(
                     CHECKS["untrusted-to-sensitive"].code,
-                    f"untrusted zone '{source}' reaches '{reached}' without passing a broker: {chain_text(path)}",
+                    f"untrusted zone '{source}'{_owned_by_none(path[0].hop.source, source)} reaches '{reached}' "
+                    f"without passing a broker: {chain_text(path)}",
                     path[0].hop.span,
                     help,
                     check="untrusted-to-sensitive",
@@ -132,6 +133,15 @@ def untrusted_to_sensitive(policy: Policy) -> list[Diagnostic]:
                 )
             )
     return findings
+
+
+def _internet(endpoint: str) -> str:
+    """The internet, or the written address that counts as it because no zone owns it."""
+    return "the internet" if endpoint == "internet" else f"{endpoint} (no zone owns it: it counts as the internet)"
+
+
+def _owned_by_none(endpoint: str, zone: str) -> str:
+    return f" ({endpoint}, which no zone owns)" if zone == "internet" and endpoint != "internet" else ""
 
 
 def sensitive_cleartext(policy: Policy) -> list[Diagnostic]:
@@ -158,7 +168,7 @@ def internet_inbound(policy: Policy) -> list[Diagnostic]:
             findings.append(
                 Diagnostic(
                     CHECKS["internet-inbound"].code,
-                    f"the internet may connect to '{destination}' in zone '{zd}', which is not a broker zone",
+                    f"{_internet(source)} may connect to '{destination}' in zone '{zd}', which is not a broker zone",
                     flow.span,
                     "terminate inbound connections in a broker (DMZ) zone (`broker` in the zone), or remove this flow",
                     check="internet-inbound",

@@ -33,25 +33,30 @@ class Tagged:
 def witnesses(search: Callable[[set[str], Callable[[Step], bool] | None], list[Step] | None], targets: set[str],
               waived: Callable[[Hop], bool] | None) -> list[list[Step]]:
     """The paths a path check reports: `search(targets, edge)` gives the shortest path into
-    `targets` over the edges `edge` accepts (all if None). With no waiver for the check, the
-    shortest path. Otherwise each target zone is judged on its own, so that a waiver accepts
-    exactly the paths it names and hides none it does not: the shortest path into it and, while
-    each path found uses a flow some waiver names, the shortest one avoiding every such flow."""
+    `targets` over the edges `edge` accepts (all if None).
+
+    With no waiver for the check, the shortest path. Otherwise a waiver must accept exactly the
+    paths it names and hide none it does not, so each target zone is judged on its own: its
+    shortest path and, while each path found uses a flow some waiver names, the shortest one
+    avoiding every such flow. All the waived paths are reported (each waiver that names a real
+    path is used), and of the unwaived ones the shortest, as without waivers."""
     if waived is None:
         path = search(targets, None)
         return [] if path is None else [path]
-    found = []
+    accepted: list[list[Step]] = []
+    unwaived: list[list[Step]] = []
     for target in sorted(targets):
         path = search({target}, None)
         avoided: set[Hop] = set()
         while path is not None:
-            found.append(path)
             named = {step.hop for step in path if waived(step.hop)}
             if not named:
+                unwaived.append(path)
                 break
+            accepted.append(path)
             avoided |= named
             path = search({target}, lambda step: step.hop not in avoided)
-    return found
+    return accepted + sorted(unwaived, key=len)[:1]
 
 
 def hops(steps: list[Step]) -> tuple[Hop, ...]:
