@@ -195,6 +195,13 @@ def test_only_the_shortest_unwaived_path_is_an_error_beside_waived_ones(tmp_path
         ("untrusted zone 'guest' reaches 'pacs' without passing a broker: guest -> pacs", True)]
 
 
+def test_require_is_met_by_the_same_packets_under_another_name(tmp_path):
+    services = "service fhir { tcp 443; encrypted }\nservice web { tcp 80, 443; encrypted }\n"
+    assert findings(tmp_path / "same", services + "require clinws -> ehr : fhir\n") == []
+    assert findings(tmp_path / "part", services + "require clinws -> ehr : web\n") == [
+        ("E505", "require", "requirement is not met: no allow rule permits clinws -> ehr : web", False)]
+
+
 def test_waiver_of_a_disabled_check_is_not_called_unused(tmp_path):
     got = findings(tmp_path, 'allow clinws -> printers : smb\n'
                              'waive legacy-service for clinws -> printers until 2027-01-01 "scanner"',

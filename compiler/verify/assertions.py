@@ -174,11 +174,15 @@ def require(policy: Policy, requirement: Requirement) -> list[Diagnostic]:
 
 
 def _covered(policy: Policy, intent, source: str, destination: str, service: str):
-    """Whether some flow allows source -> destination on service; else the carve-out that
-    removed it, if one did."""
+    """Whether some flow allows source -> destination on all of service's packets (under its
+    name or another); else the carve-out that removed it, if one did."""
     carve = None
-    for index in intent.flows_with_service((service,)):
+    packets = policy_packets(policy)
+    wanted = packets.services((service,)).owners
+    for index in intent.flows_with_service(_sharing_packets(policy, [service])):
         flow = policy.flows[index]
+        if service not in intent.services[index] and not wanted <= packets.services(intent.services[index]).owners:
+            continue  # another name for only part of the service's packets
         if not (intent.covers(policy.expand(flow.source), source)
                 and intent.covers(policy.expand(flow.destination), destination)):
             continue
