@@ -143,10 +143,15 @@ def only_may_connect(policy: Policy, assertion: Assertion, body: OnlyMayConnect)
 def _sharing_packets(policy: Policy, names: list[str]) -> list[str]:
     """The services that share a packet (protocol and port) with any of `names`: an assertion
     `on fhir` is about fhir's packets, whatever name a flow allows them under."""
-    packets = policy_packets(policy)
-    wanted = packets.services(tuple(names))
-    return sorted(name for name in policy.services
-                  if name in names or packets.meet(packets.services((name,)), wanted))
+    memo = policy._members.setdefault("verify-sharing-packets", {})
+    key = tuple(names)
+    found = memo.get(key)
+    if found is None:
+        packets = policy_packets(policy)
+        wanted = packets.services(key)
+        found = memo[key] = sorted(name for name in policy.services
+                                   if name in names or packets.meet(packets.services((name,)), wanted))
+    return found
 
 
 def require(policy: Policy, requirement: Requirement) -> list[Diagnostic]:
