@@ -214,7 +214,9 @@ def test_untrusted_reaching_a_broker_that_holds_restricted_data(tmp_path):
                                                       "zone dmz { networks 198.18.4.0/24; broker; holds ephi }")
                              + "allow guest -> dmz : https\n"})
     [finding] = [d for d in verify(result.policy, AS_OF) if d.code == "E510" and "'guest'" in d.message]
-    assert finding.help.startswith("'dmz' is a broker zone that holds restricted data (ephi)")
+    assert finding.message == ("untrusted zone 'guest' reaches broker zone 'dmz', which holds restricted data (ephi), "
+                               "at 'dmz': guest -> dmz")
+    assert finding.help.startswith("keep restricted data out of broker zones (drop `holds ephi` from 'dmz'")
 
 
 def test_disable_baseline_check(tmp_path):

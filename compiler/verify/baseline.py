@@ -117,15 +117,17 @@ def untrusted_to_sensitive(policy: Policy) -> list[Diagnostic]:
             zone = next((z for z in sorted(intent.zones_of(reached)) if z in targets), None)
             if zone in brokers:
                 held = ", ".join(d for d in restricted if zone in holding.get(d, ()))
-                help = (f"'{zone}' is a broker zone that holds restricted data ({held}): keep restricted data "
-                        "out of broker zones, or remove a flow on the path")
+                how = f"reaches broker zone '{zone}', which holds restricted data ({held}), at '{reached}'"
+                help = (f"keep restricted data out of broker zones (drop `holds {held}` from '{zone}' if it "
+                        "only relays it), or remove a flow on the path")
             else:
+                how = f"reaches '{reached}' without passing a broker"
                 help = "route the connection through a broker (DMZ) zone, or remove a flow on the path"
             findings.append(
                 Diagnostic(
                     CHECKS["untrusted-to-sensitive"].code,
-                    f"untrusted zone '{source}'{_owned_by_none(path[0].hop.source, source)} reaches '{reached}' "
-                    f"without passing a broker: {chain_text(path)}",
+                    f"untrusted zone '{source}'{_owned_by_none(path[0].hop.source, source)} {how}: "
+                    f"{chain_text(path)}",
                     path[0].hop.span,
                     help,
                     check="untrusted-to-sensitive",
