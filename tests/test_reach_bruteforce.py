@@ -454,7 +454,7 @@ def outcome(diagnostics) -> set[tuple[str, str]]:
             head, tail = message.split(" fails: ", 1)
             message = f"{head} fails in {0 if tail.endswith('is on both sides') else hops_of(message)}"
         elif code == "E510":
-            head, chain = message.split(" without passing a broker: ")
+            head, chain = message.rsplit(": ", 1)
             message = f"{head.split(' reaches ')[0]} reaches in {chain.count(' -> ')}"
         out.add((code, message))
     return out
