@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .model import NoPath, OnlyEncrypted, OnlyMayConnect, Span
-from .packets import AddressSet, FlowPackets, policy_packets
+from .packets import AddressSet, policy_packets
 from .packets.flows import V4, V6
 from .printer import address_text, assertion_text, selector_text
 from .resolve import Members, Policy
@@ -80,8 +80,8 @@ def explain(policy: Policy, source: str, destination: str, service: str | None =
     datatypes: set[str] = set()
     allowing = []
     for index, fp in enumerate(packets.flows()):
-        x = _product(packets, s, d, asked or fp.services)
-        uncarved = _product(packets, fp.source_all, fp.destination_all, fp.services)
+        x = packets.product(s, d, asked or fp.services)
+        uncarved = packets.product(fp.source_all, fp.destination_all, fp.services)
         if x.empty or not packets.overlap(x, uncarved):
             continue
         flow = policy.flows[index]
@@ -144,22 +144,17 @@ def _covered(policy: Policy, packets, s, d, asked, flows: list) -> bool:
     packet between every source and destination address (per address family: each flow's
     address pairs of the families it has packets of)."""
     if asked is not None:
-        x = _product(packets, s, d, asked)
+        x = packets.product(s, d, asked)
         return not x.empty and packets.union_covers(x, flows)
     every = packets.services(tuple(sorted(policy.services)))
     families = s.families & d.families & every.families
     for bit, family in ((V4, 4), (V6, 6)):
         if families & bit:
-            x = _product(packets, _of_family(packets, "s", s, family), _of_family(packets, "d", d, family), every)
-            ys = [_product(packets, y.source, y.destination, every) for y in flows if y.families & bit]
+            x = packets.product(_of_family(packets, "s", s, family), _of_family(packets, "d", d, family), every)
+            ys = [packets.product(y.source, y.destination, every) for y in flows if y.families & bit]
             if not packets.union_covers(x, ys):
                 return False
     return bool(families)
-
-
-def _product(packets, source, destination, services) -> FlowPackets:
-    """The packets of source × destination × services (side and service parts of `packets`)."""
-    return FlowPackets(packets._space, source, source, destination, destination, services)
 
 
 def _of_family(packets, side: str, part, family: int):

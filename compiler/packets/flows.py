@@ -410,6 +410,10 @@ class PolicyPackets:
             self._all = out
         return self._all
 
+    def product(self, source: Part, destination: Part, services: Part) -> FlowPackets:
+        """The packets of source × destination × services, as a flow without carve-outs."""
+        return FlowPackets(self._space, source, source, destination, destination, services)
+
     def flow_packets(self, flow: Flow) -> FlowPackets:
         """The packets of any flow (also one that is not in the policy) over this policy's zones."""
         source_all = self.side("s", flow.source)
