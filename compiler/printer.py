@@ -19,7 +19,6 @@ from .model import (
     OnlyEncrypted,
     OnlyMayConnect,
     Requirement,
-    SelAddress,
     SelHolding,
     Selector,
     SelName,
@@ -44,17 +43,18 @@ def address_text(cidr: str) -> str:
 
 
 def selector_text(selector: Selector) -> str:
-    parts = []
-    for item in selector.items:
-        if isinstance(item, SelName):
-            parts.append(item.name)
-        elif isinstance(item, SelTag):
-            parts.append(f"tag:{item.tag}")
-        elif isinstance(item, SelHolding):
-            parts.append(f"zones holding {item.datatype}")
-        elif isinstance(item, SelAddress):
-            parts.append(address_text(item.cidr))
-    return ", ".join(parts)
+    return ", ".join(item_text(item) for item in selector.items)
+
+
+def item_text(item) -> str:
+    """One selector item as it is written (a single address without /32 or /128)."""
+    if isinstance(item, SelName):
+        return item.name
+    if isinstance(item, SelTag):
+        return f"tag:{item.tag}"
+    if isinstance(item, SelHolding):
+        return f"zones holding {item.datatype}"
+    return address_text(item.cidr)
 
 
 def names(refs) -> str:

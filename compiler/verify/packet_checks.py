@@ -32,6 +32,7 @@ from ..model import Flow, SelAddress, Selector, SelName, Span
 from ..packets.addresses import PRIVATE, PRIVATE_RANGES, AddressSet
 from ..collector import paused
 from ..packets.flows import V4, V6, FlowPackets, policy_packets
+from ..printer import item_text, selector_text
 from ..resolve import Policy
 from .names import CHECKS
 
@@ -251,26 +252,11 @@ def idle_carve_out(policy: Policy) -> list[Diagnostic]:
     return findings
 
 
-def _item_text(item) -> str:
-    """One selector item in canonical text (addresses as CIDRs)."""
-    kind = item.kind
-    return item.name if kind == "name" else f"tag:{item.tag}" if kind == "tag" else \
-        f"zones holding {item.datatype}" if kind == "holding" else item.cidr
-
-
-def _written(item) -> str:
-    """A selector item as the user would write it: a single address without its /32 or /128."""
-    text = _item_text(item)
-    if item.kind == "address" and text.endswith("/128" if ":" in text else "/32"):
-        text = text.rsplit("/", 1)[0]
-    return text
-
-
 def _idle(flow: Flow, label: str, keyword: str, item, has_addresses: bool) -> Diagnostic:
-    text = _written(item)
+    text = item_text(item)
     selector = flow.source if label == "source" else flow.destination
     if has_addresses:
-        why = f"it is not part of this flow's {label} ({', '.join(_written(i) for i in selector.items)})"
+        why = f"it is not part of this flow's {label} ({selector_text(selector)})"
     else:
         why = "it selects no addresses"
     noun = {"name": "name", "tag": "tag", "holding": "data type", "address": "address"}[item.kind]
@@ -440,7 +426,7 @@ def _rule_text(selector) -> str:
     items = selector.items
     if len(items) == 1 and type(items[0]) is SelName:
         return items[0].name
-    return ", ".join(_item_text(item) for item in items)
+    return ", ".join(item_text(item) for item in items)
 
 
 def order_key(flow: Flow) -> tuple:
