@@ -22,7 +22,7 @@ def unused_definitions(policy: Policy) -> list[Diagnostic]:
                 "W401",
                 f"{kind} '{definition.name}' is defined but never used",
                 definition.name_span,
-                f"refer to it from a flow, assertion or device, or remove it",
+                "refer to it from a flow, assertion or device, or remove it",
             )
         )
 

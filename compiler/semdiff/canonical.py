@@ -30,6 +30,7 @@ from ..model import (
     Waiver,
     Zone,
 )
+from ..printer import item_text
 from .records import BUILTIN_PREFIX, Definition
 
 # Fields that are documentation or position, not meaning; `name`, `label` and `text` name the
@@ -44,24 +45,11 @@ _KINDS = {Zone: "zone", Host: "host", Group: "group", Service: "service", DataTy
           Assertion: "assertion", Requirement: "requirement", Waiver: "waiver"}
 
 
-def _item_text(item) -> str:
-    kind = item.kind
-    if kind == "name":
-        return item.name
-    if kind == "tag":
-        return f"tag:{item.tag}"
-    if kind == "holding":
-        return f"zones holding {item.datatype}"
-    from ..printer import address_text
-
-    return address_text(item.cidr)
-
-
 def _selector_canonical(selector: Selector) -> str:
     items = selector.items
     if len(items) == 1:
-        return _item_text(items[0])
-    return ", ".join(sorted({_item_text(item) for item in items}))
+        return item_text(items[0])
+    return ", ".join(sorted({item_text(item) for item in items}))
 
 
 def _match_canonical(match) -> str:
@@ -142,7 +130,7 @@ def _sorted_selectors(model):
     update = {}
     for name, value in model:
         if isinstance(value, Selector):
-            update[name] = value.model_copy(update={"items": tuple(sorted(value.items, key=_item_text))})
+            update[name] = value.model_copy(update={"items": tuple(sorted(value.items, key=item_text))})
     return model.model_copy(update=update) if update else model
 
 

@@ -70,12 +70,5 @@ def chain_text(steps: list[Step]) -> str:
     return " -> ".join(names)
 
 
-def hop_lines(steps: list[Step]) -> str:
-    return "; ".join(
-        f"{s.hop.source} -> {s.hop.destination} : {', '.join(s.hop.services)} ({s.hop.span.file}:{s.hop.span.line})"
-        for s in steps
-    )
-
-
 def sensitive_datatypes(policy: Policy, levels=SENSITIVE) -> list[str]:
     return sorted(name for name, d in policy.datatypes.items() if d.sensitivity.value in levels)

@@ -357,7 +357,7 @@ class Intent:
         if not targets:
             return None
         out = self.out()
-        bit, names = self.zone_bit, self.zone_names
+        names = self.zone_names
         previous: dict[str, tuple[str, Step | None] | None] = {zone: None for zone in sources}
         visited = self.mask_of(sources)
         queue = deque((zone, 0) for zone in sorted(sources))
