@@ -85,7 +85,7 @@ class Piece(NamedTuple):
     (PortRange, "low", "high"),
     (Match, "protocol", "ports", "span"),
     (Match, "protocol", "icmp_type", "icmp_code", "span"),
-    (Binding, "interface", "port", "zone", "span"),
+    (Binding, "interface", "port", "zone", "link", "span"),
     (Selector, "items", "span"),
     (SelName, "name", "span"),
     (SelTag, "tag", "span"),
@@ -291,13 +291,25 @@ class ModelBuilder:
         return Piece("services", children[0].value, span)
 
     def interface(self, children: list[Tok], span: Span) -> Piece:
-        binding = _Binding(interface=children[0].value, port=None, zone=self.ref(children[1]), span=span)
+        binding = _Binding(interface=children[0].value, port=None, zone=self.ref(children[1]), link=None, span=span)
+        return Piece("bindings", [binding], span)
+
+    def interface_link(self, children: list[Tok], span: Span) -> Piece:
+        binding = _Binding(interface=children[0].value, port=None, zone=None, link=self.ref(children[1]), span=span)
         return Piece("bindings", [binding], span)
 
     def port_binding(self, children: list[Tok], span: Span) -> Piece:
-        port = self.value(children[0], parse_int, children[0].value, 1, 0xFFFFFF00, "switch port", "E104")
-        binding = _Binding(interface=None, port=port, zone=self.ref(children[1]), span=span)
+        binding = _Binding(interface=None, port=self._port(children[0]), zone=self.ref(children[1]), link=None,
+                           span=span)
         return Piece("bindings", [binding], span)
+
+    def port_link(self, children: list[Tok], span: Span) -> Piece:
+        binding = _Binding(interface=None, port=self._port(children[0]), zone=None, link=self.ref(children[1]),
+                           span=span)
+        return Piece("bindings", [binding], span)
+
+    def _port(self, tok: Tok) -> int | None:
+        return self.value(tok, parse_int, tok.value, 1, 0xFFFFFF00, "switch port", "E104")
 
     # ---- selectors ---------------------------------------------------------
 

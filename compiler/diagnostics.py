@@ -51,10 +51,15 @@ CODES: dict[str, tuple[str, str]] = {
     "E207": ("group refers to itself", "input"),
     "E208": ("interface bound twice", "input"),
     "E209": ("redefined built-in", "input"),
+    "E210": ("device linked to itself", "input"),
     "E301": ("overlapping zone networks", "finding"),
     "E302": ("host outside its zone", "finding"),
     "E303": ("empty zone", "finding"),
     "E304": ("VLAN used by two zones", "finding"),
+    "E305": ("link declared at one end only", "finding"),
+    "E306": ("devices linked twice", "finding"),
+    "E307": ("zone bound on unconnected devices", "finding"),
+    "E308": ("flow no device can enforce", "finding"),
     "E501": ("sensitive data reaches an uncleared zone", "finding"),
     "E502": ("assertion violated: path exists", "finding"),
     "E503": ("assertion violated: data crosses zones unencrypted", "finding"),
@@ -73,6 +78,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W401": ("unused definition", "warning"),
     "W402": ("service without protocol", "warning"),
     "W403": ("overlapping networks in one zone", "warning"),
+    "W404": ("zone bound to no device", "warning"),
 }
 
 

@@ -273,12 +273,24 @@ class Waiver(Frozen):
 
 
 class Binding(Frozen):
-    """An interface (`interface eth1 zone x`) or switch port (`port 3 zone x`) bound to a zone."""
+    """An interface (`interface eth1 zone x`) or switch port (`port 3 zone x`) bound to a zone, or
+    linked to another device (`interface eth2 link dist-rtr`): exactly one of `zone` and `link`."""
 
     interface: str | None = None
     port: int | None = None
-    zone: Ref
+    zone: Ref | None = None
+    link: Ref | None = None
     span: Span
+
+    @property
+    def where(self) -> str:
+        """`interface eth1` or `port 3`, as written."""
+        return f"interface {self.interface}" if self.interface is not None else f"port {self.port}"
+
+    @property
+    def key(self) -> str:
+        """The interface name, or the port number as text: what a device config calls it."""
+        return self.interface if self.interface is not None else str(self.port)
 
 
 class Device(Frozen):

@@ -11,6 +11,7 @@ from .model import (
     Assertion,
     Comment,
     DataType,
+    Binding,
     Device,
     Flow,
     Group,
@@ -143,15 +144,19 @@ def _service_clauses(service: Service) -> list[tuple[str, str]]:
     return clauses
 
 
+def binding_text(binding: Binding) -> str:
+    """`interface eth1 zone pacs`, `port 3 link core-fw`."""
+    if binding.zone is not None:
+        return f"{binding.where} zone {binding.zone.name}"
+    return f"{binding.where} link {binding.link.name}"
+
+
 def _device_clauses(device: Device) -> list[tuple[str, str]]:
     clauses = []
     if device.description is not None:
         clauses.append(("description", f"description {quote_string(device.description)}"))
     for binding in device.bindings:
-        if binding.interface is not None:
-            clauses.append(("bindings", f"interface {binding.interface} zone {binding.zone.name}"))
-        else:
-            clauses.append(("bindings", f"port {binding.port} zone {binding.zone.name}"))
+        clauses.append(("bindings", binding_text(binding)))
     return clauses
 
 

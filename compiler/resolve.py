@@ -426,15 +426,21 @@ class Resolver:
     def _device(self, device: Device) -> None:
         seen: dict[object, Span] = {}
         for binding in device.bindings:
-            target = self._lookup("endpoint", binding.zone.name, binding.zone.span)
-            if target is not None and not isinstance(target, Zone):
-                self._wrong_kind(binding.zone.name, binding.zone.span, "zone", target)
+            if binding.zone is not None:
+                target = self._lookup("endpoint", binding.zone.name, binding.zone.span)
+                if target is not None and not isinstance(target, Zone):
+                    self._wrong_kind(binding.zone.name, binding.zone.span, "zone", target)
+            elif binding.link.name == device.name:
+                self.diagnostics.append(
+                    Diagnostic("E210", f"device '{device.name}' is linked to itself", binding.link.span,
+                               "a link names the other device this interface or port connects to"))
+            else:
+                self._lookup("device", binding.link.name, binding.link.span)
             key = binding.interface if binding.interface is not None else binding.port
             if key in seen:
-                what = f"interface {key}" if binding.interface is not None else f"port {key}"
                 self.diagnostics.append(
-                    Diagnostic("E208", f"{what} of device '{device.name}' is bound twice", binding.span,
-                               "an interface or port belongs to exactly one zone; remove one binding",
+                    Diagnostic("E208", f"{binding.where} of device '{device.name}' is bound twice", binding.span,
+                               "an interface or port belongs to exactly one zone or link; remove one binding",
                                (Related(seen[key], "first bound here"),))
                 )
             else:

@@ -23,7 +23,8 @@ from conftest import ZONES
 from helpers import examples
 from septum.compiler import load_policy
 from septum.compiler.model import SelAddress, SelHolding, SelName, SelTag
-from septum.compiler.packets.addresses import AddressAtoms, AddressSet, OwnerIndex, cidr_block
+from septum.compiler.packets.addresses import (EVERYTHING, PRIVATE, UNASSIGNED, AddressAtoms, AddressSet, OwnerIndex,
+                                               cidr_block)
 from septum.compiler.packets.boxes import BoxSpace
 from septum.compiler.packets.flows import PolicyPackets, policy_packets
 from septum.compiler.packets.space import Packet, PacketSpace, atoms_for
@@ -125,10 +126,14 @@ def test_address_sets_and_owners():
     assert (a - AddressSet.of_cidrs(["10.0.0.128/25"])).cidrs() == ["10.0.0.0/25", "10.0.1.0/24", "10.0.3.0/24"]
     assert (a & AddressSet.of_cidrs(["10.0.1.0/25", "10.0.2.0/23"])).cidrs() == ["10.0.1.0/25", "10.0.3.0/24"]
     index = OwnerIndex([("x", ["10.0.0.0/24"]), ("y", ["10.0.2.0/24", "10.0.2.0/25"]), ("z", ["10.0.2.128/25"])])
-    assert index.owners(*cidr_block("10.0.0.0/22")) == {"x", "y", "z", "internet"}
+    # unowned private space belongs to nobody (not the internet); unowned public space is the internet
+    assert index.owners(*cidr_block("10.0.0.0/22")) == {"x", "y", "z", UNASSIGNED}
     assert index.owners(*cidr_block("10.0.2.200/32")) == {"y", "z"}
     assert index.owners(*cidr_block("10.0.0.7/32")) == {"x"}
-    assert index.owners(*cidr_block("fd00::/8")) == {"internet"}
+    assert index.owners(*cidr_block("fd00::/8")) == {UNASSIGNED}
+    assert index.owners(*cidr_block("fc00::/6")) == {UNASSIGNED, "internet"}
+    assert index.owners(*cidr_block("0.0.0.0/0")) == {"x", "y", "z", UNASSIGNED, "internet"}
+    assert index.internet == EVERYTHING - index.owned - PRIVATE
 
 
 # ---- E520 unassigned-address ------------------------------------------------------------------------
@@ -385,7 +390,8 @@ class Brute:
         policy = self.policy
         if name in policy.zones:
             if policy.zones[name].builtin:
-                return not any(self._in(b, family, address) for b in self.zone_blocks.values())
+                return not any(self._in(b, family, address) for b in self.zone_blocks.values()) and \
+                    (family, address) not in PRIVATE
             return self._in(self.zone_blocks[name], family, address)
         if name in policy.hosts:
             return self._in([_block(a.cidr) for a in policy.hosts[name].addresses], family, address)

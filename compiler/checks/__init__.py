@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..devices.placement import topology_findings, unenforceable_flows
 from ..diagnostics import Diagnostic
 from ..resolve import Policy
 from .addresses import empty_zones, hosts_outside_zone, overlapping_networks
@@ -23,6 +24,8 @@ CHECKS: dict[str, Check] = {
     "shared-vlan": shared_vlans,
     "service-without-protocol": services_without_protocol,
     "unused-definition": unused_definitions,
+    "device-topology": topology_findings,
+    "unenforceable-flow": unenforceable_flows,
 }
 
 

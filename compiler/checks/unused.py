@@ -8,7 +8,7 @@ from ..resolve import Policy
 
 def unused_definitions(policy: Policy) -> list[Diagnostic]:
     used = policy.references
-    bound_zones = {b.zone.name for d in policy.devices.values() for b in d.bindings}
+    bound_zones = {b.zone.name for d in policy.devices.values() for b in d.bindings if b.zone is not None}
     host_zones = {h.zone.name for h in policy.hosts.values()}
     findings = []
 

@@ -302,11 +302,15 @@ class AddressAtoms:
         return 6, self.cuts[6][atom - self.offset[6]]
 
 
+UNASSIGNED = "(unassigned)"  # the owner of private address space no zone owns: not a zone, not the internet
+
+
 class OwnerIndex:
     """Which zones own which addresses: the address line cut into pieces, each with its owners.
 
     Zones normally do not overlap (E301), but the index is exact when they do. Addresses no zone
-    owns belong to the built-in zone `internet`.
+    owns belong to the built-in zone `internet`, except private address space (`PRIVATE`): no
+    zone owns that, and nothing else does either (`UNASSIGNED`; a flow naming it is E520).
     """
 
     def __init__(self, zones: Iterable[tuple[str, Iterable[str]]]) -> None:
@@ -325,9 +329,11 @@ class OwnerIndex:
             tuple(_merge([(p[0], p[1]) for p in self.pieces[4]])),
             tuple(_merge([(p[0], p[1]) for p in self.pieces[6]])),
         )
+        self.internet = EVERYTHING - self.owned - PRIVATE
 
     def owners(self, family: int, first: int, last: int) -> set[str]:
-        """Zones owning part of [first, last], plus 'internet' if some of it is owned by none."""
+        """Zones owning part of [first, last], plus 'internet' if some of it is owned by none and
+        is not private, and `UNASSIGNED` if some of it is private and owned by none."""
         pieces = self.pieces[family]
         i = max(0, bisect.bisect_right(self.starts[family], first) - 1)
         found: set[str] = set()
@@ -336,13 +342,23 @@ class OwnerIndex:
             p_first, p_last, names = pieces[i]
             if p_last >= cursor:
                 if p_first > cursor:
-                    found.add("internet")
+                    _unowned(family, cursor, p_first - 1, found)
                 found.update(names)
                 cursor = p_last + 1
             i += 1
         if cursor <= last:
-            found.add("internet")
+            _unowned(family, cursor, last, found)
         return found
+
+
+def _unowned(family: int, first: int, last: int, found: set[str]) -> None:
+    """Add who holds [first, last], which no zone owns: the internet, unassigned private space, or both."""
+    private = PRIVATE.family(family)
+    inside = _intersect(((first, last),), private)
+    if inside:
+        found.add(UNASSIGNED)
+    if sum(b - a + 1 for a, b in inside) < last - first + 1:
+        found.add("internet")
 
 
 def _pieces(blocks: list[tuple[int, int, str]]) -> list[tuple[int, int, frozenset[str]]]:

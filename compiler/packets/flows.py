@@ -4,7 +4,7 @@
 
 where an endpoint's addresses are a zone's networks, a host's addresses, a raw address
 selector's CIDR, and for the built-in zone `internet` every address (IPv4 and IPv6) that no zone
-owns. Source and destination share the address family; icmp matches only IPv4 packets and icmpv6
+owns and that is not private (RFC 1918, RFC 6598, ULA: that is unassigned, E520). Source and destination share the address family; icmp matches only IPv4 packets and icmpv6
 only IPv6 ones; a service without a protocol clause matches nothing.
 
 A flow's set is a product of three parts, and the checks use that: each part (`Part`: its
@@ -23,7 +23,7 @@ import weakref
 from ..collector import paused
 from ..model import Flow, SelAddress, Selector, SelName
 from ..resolve import Members, Policy
-from .addresses import (EVERYTHING, AddressAtoms, AddressSet, OwnerIndex, _intersect, _merge, cidr_block, covers,
+from .addresses import (PRIVATE, AddressAtoms, AddressSet, OwnerIndex, _intersect, _merge, cidr_block, covers,
                         intersects)
 from .space import PacketSpace
 
@@ -109,7 +109,8 @@ def _selector_key(selector: Selector) -> str | tuple:
 
 def policy_blocks(policy: Policy) -> list:
     """Every address block the policy names: zone networks, host addresses, and raw addresses in
-    flows, groups, assertions, requirements and waivers."""
+    flows, groups, assertions, requirements and waivers; and the private ranges, where the
+    internet ends."""
     blocks = []
     for zone in policy.zones.values():
         blocks.extend(cidr_block(n.cidr) for n in zone.networks)
@@ -134,6 +135,7 @@ def policy_blocks(policy: Policy) -> list:
         for item in selector.items:
             if item.kind == "address":
                 blocks.append(cidr_block(item.cidr))
+    blocks.extend(PRIVATE.blocks())  # the internet ends where private space begins
     return blocks
 
 
@@ -205,12 +207,12 @@ class PolicyPackets:
 
     def endpoint_blocks(self, name: str) -> list:
         """Address blocks (family, first, last) of a zone or host; for `internet`, every address
-        no zone owns."""
+        no zone owns that is not private."""
         found = self._blocks.get(name)
         if found is None:
             zone = self.policy.zones.get(name)
             if zone is not None and zone.builtin:
-                found = list((EVERYTHING - self.index.owned).blocks())
+                found = list(self.index.internet.blocks())
             elif zone is not None:
                 found = [cidr_block(n.cidr) for n in zone.networks]
             else:

@@ -30,7 +30,7 @@ from ..model import (
     Waiver,
     Zone,
 )
-from ..printer import item_text
+from ..printer import binding_text, item_text
 from .records import BUILTIN_PREFIX, Definition
 
 # Fields that are documentation or position, not meaning; `name`, `label` and `text` name the
@@ -59,11 +59,6 @@ def _match_canonical(match) -> str:
     return _match_text(match.model_copy(update={"ports": tuple(sorted(match.ports, key=lambda p: (p.low, p.high)))}))
 
 
-def _binding_text(binding) -> str:
-    where = f"interface {binding.interface}" if binding.interface is not None else f"port {binding.port}"
-    return f"{where} zone {binding.zone.name}"
-
-
 def _sequence_text(values) -> str:
     if not values:
         return ""
@@ -82,7 +77,7 @@ _TEXT = {
     Selector: _selector_canonical,
     Network: lambda value: value.cidr,
     Match: _match_canonical,
-    Binding: _binding_text,
+    Binding: binding_text,
     tuple: _sequence_text,
     list: _sequence_text,
     frozenset: _sequence_text,

@@ -1,7 +1,8 @@
 """Zone-level views of the intent for verification: who can connect to whom, where data moves.
 
 Endpoints (zones, hosts, raw addresses) map to zones: a host to its zone, an address to every
-zone whose networks overlap it, or to `internet` if none does. Traffic inside a zone is not
+zone whose networks overlap it, and to `internet` if some of it is owned by no zone and is not
+private address space (private space no zone owns belongs to nobody: E520). Traffic inside a zone is not
 filtered, so a foothold on one host of a zone is a foothold in the zone: reachability and
 data movement are computed between zones, and every step keeps the flow (and its line) that
 allows it.
@@ -26,6 +27,7 @@ import netaddr
 from ..checks.addresses import address_range as _address_range
 from ..diagnostics import Hop
 from ..model import Flow, SelName
+from ..packets.addresses import PRIVATE, AddressSet, _merge
 from ..resolve import Members, Policy, selector_key
 
 
@@ -189,8 +191,7 @@ class Intent:
             high = bisect.bisect_right(self._networks, (version, last, float("inf")))
             overlapping = [(f, l, z) for v, f, l, z in self._networks[low:high] if f <= last and first <= l]
             zones = sorted({z for _, _, z in overlapping})
-            inside = sum(min(l, last) - max(f, first) + 1 for f, l, _ in overlapping)
-            if inside < last - first + 1:
+            if _reaches_internet(version, first, last, [(f, l) for f, l, _ in overlapping]):
                 zones.append("internet")
             cached = tuple(zones)
             self._address_zones[cidr] = cached
@@ -469,6 +470,16 @@ class Carriers:
                     entries.append((rank(n), n, (n, zone), source.first(n), first, services, span, i))
         entries.sort()
         return entries
+
+
+def _reaches_internet(family: int, first: int, last: int, owned: list[tuple[int, int]]) -> bool:
+    """Whether some of [first, last] is the internet: owned by no zone (`owned`: the zone networks
+    overlapping it) and not private address space, which no zone owning it leaves unassigned."""
+    inside = sum(min(l, last) - max(f, first) + 1 for f, l in _merge(list(owned)))
+    if inside == last - first + 1:
+        return False
+    rest = AddressSet.of([(family, first, last)]) - AddressSet.of([(family, f, l) for f, l in owned]) - PRIVATE
+    return bool(rest)
 
 
 def build_intent(policy: Policy) -> Intent:

@@ -1,0 +1,205 @@
+"""Where the enforcement devices are: the device graph their links make, where each zone is
+attached, and the devices traffic between two zones crosses.
+
+A device's interface (or switch port) is either bound to a zone (`interface eth1 zone pacs`) or
+linked to another device (`interface eth9 link dist-rtr`). Both ends of a link declare it. Traffic
+from zone A to zone B enters the device network at an attachment of A and leaves at the nearest
+attachment of B: from every device A is attached to, the shortest device path (fewest devices;
+among equal ones the first by device names) to a device B is attached to. Every device on such a
+path enforces the traffic, from the interface it arrives on to the one it leaves by; a device
+enforces nothing else. Traffic inside one zone crosses no device.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import NamedTuple
+
+from ..diagnostics import Diagnostic, Related
+from ..model import Binding, Device
+from ..resolve import Policy
+
+
+class Attachment(NamedTuple):
+    """A zone bound to an interface or port of a device."""
+
+    device: str
+    binding: Binding
+
+
+class Crossing(NamedTuple):
+    """Traffic crossing one device: in by one interface or port, out by another."""
+
+    device: str
+    ingress: Binding
+    egress: Binding
+
+
+class Topology:
+    """The devices of a policy, their links and the zones attached to them.
+
+    `diagnostics` holds what is wrong with the topology itself (a link declared at one end only,
+    two links between the same devices, a zone bound on devices no links connect, a zone bound to
+    no device); `crossings(a, b)` gives the devices traffic from zone a to zone b crosses."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.devices: dict[str, Device] = dict(sorted(policy.devices.items()))
+        self.links: dict[str, dict[str, Binding]] = {name: {} for name in self.devices}  # device -> peer -> binding
+        self.attachments: dict[str, list[Attachment]] = {}
+        self.diagnostics: list[Diagnostic] = []
+        declared: dict[str, dict[str, Binding]] = {name: {} for name in self.devices}
+        for name, device in self.devices.items():
+            for binding in device.bindings:
+                if binding.zone is not None:
+                    if binding.zone.name in policy.zones:
+                        self.attachments.setdefault(binding.zone.name, []).append(Attachment(name, binding))
+                    continue
+                peer = binding.link.name
+                if peer not in self.devices or peer == name:
+                    continue  # E201 / E210, from the resolver
+                first = declared[name].get(peer)
+                if first is not None:
+                    self.diagnostics.append(Diagnostic(
+                        "E306", f"device '{name}' is linked to '{peer}' twice", binding.span,
+                        "Septum models one link between two devices; remove one, or bundle them into one "
+                        "interface (a port channel) and link that",
+                        (Related(first.span, "first linked here"),)))
+                    continue
+                declared[name][peer] = binding
+        for name, peers in declared.items():
+            for peer, binding in peers.items():
+                if name in declared[peer]:
+                    self.links[name][peer] = binding
+                else:
+                    self.diagnostics.append(Diagnostic(
+                        "E305", f"device '{name}' is linked to '{peer}', but '{peer}' declares no link back",
+                        binding.span,
+                        f"add the interface or port of '{peer}' that faces '{name}' to it: "
+                        f"`interface IFNAME link {name}` (or `port N link {name}`)"))
+        for attachments in self.attachments.values():
+            attachments.sort(key=lambda a: (a.device, a.binding.key))
+        self.component = self._components()
+        self._nearest: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
+        self._crossings: dict[tuple[str, str], tuple[Crossing, ...]] = {}
+        self._check_attachments()
+
+    # ---- the device graph -------------------------------------------------------------
+
+    def neighbours(self, device: str) -> list[str]:
+        return sorted(self.links[device])
+
+    def _components(self) -> dict[str, int]:
+        component: dict[str, int] = {}
+        for start in self.devices:
+            if start in component:
+                continue
+            number = len(set(component.values()))
+            queue = deque([start])
+            component[start] = number
+            while queue:
+                here = queue.popleft()
+                for peer in self.neighbours(here):
+                    if peer not in component:
+                        component[peer] = number
+                        queue.append(peer)
+        return component
+
+    def _check_attachments(self) -> None:
+        for zone_name, attachments in sorted(self.attachments.items()):
+            first = attachments[0]
+            for other in attachments[1:]:
+                if self.component[other.device] != self.component[first.device]:
+                    self.diagnostics.append(Diagnostic(
+                        "E307",
+                        f"zone '{zone_name}' is bound on devices '{first.device}' and '{other.device}', "
+                        "which no links connect",
+                        other.binding.span,
+                        f"link the two devices (`interface IFNAME link {first.device}` on '{other.device}' and "
+                        f"the same back), or bind the zone on one of them",
+                        (Related(first.binding.span, f"bound on '{first.device}' here"),)))
+                    break
+        if not self.devices:
+            return
+        for zone in sorted(self.policy.zones.values(), key=lambda z: z.name):
+            if zone.name not in self.attachments and not zone.builtin and zone.span.file not in self.policy.library_files:
+                self.diagnostics.append(Diagnostic(
+                    "W404", f"zone '{zone.name}' is bound to no device", zone.name_span,
+                    "bind it to the interface or port it sits behind (`interface IFNAME zone "
+                    f"{zone.name}` in a device), or no device can enforce traffic to or from it"))
+
+    # ---- paths -------------------------------------------------------------------------
+
+    def nearest(self, start: str, zone: str) -> tuple[tuple[str, ...], ...]:
+        """Device paths from `start` to the devices nearest to it that `zone` is attached to (one
+        path each; the first by device names among equally short ones)."""
+        key = (start, zone)
+        found = self._nearest.get(key)
+        if found is None:
+            targets = {a.device for a in self.attachments.get(zone, ())}
+            previous: dict[str, str | None] = {start: None}
+            layer = [start]
+            hits: list[str] = []
+            while layer:
+                hits = [device for device in layer if device in targets]
+                if hits:
+                    break
+                following = []
+                for here in layer:
+                    for peer in self.neighbours(here):
+                        if peer not in previous:
+                            previous[peer] = here
+                            following.append(peer)
+                layer = following
+            paths = []
+            for hit in sorted(hits):
+                path = [hit]
+                while previous[path[-1]] is not None:
+                    path.append(previous[path[-1]])
+                paths.append(tuple(reversed(path)))
+            found = self._nearest[key] = tuple(paths)
+        return found
+
+    def crossings(self, source: str, destination: str) -> tuple[Crossing, ...]:
+        """Every device crossing of traffic from zone `source` to zone `destination`, sorted; none
+        for a zone to itself, or when no device path connects them (`unplaced` says why)."""
+        key = (source, destination)
+        found = self._crossings.get(key)
+        if found is None:
+            out: set[Crossing] = set()
+            if source != destination:
+                for attachment in self.attachments.get(source, ()):
+                    for path in self.nearest(attachment.device, destination):
+                        last = path[-1]
+                        exits = [a.binding for a in self.attachments[destination] if a.device == last]
+                        for i, device in enumerate(path):
+                            ingress = attachment.binding if i == 0 else self.links[device][path[i - 1]]
+                            for egress in (exits if i == len(path) - 1 else [self.links[device][path[i + 1]]]):
+                                out.add(Crossing(device, ingress, egress))
+            found = self._crossings[key] = tuple(sorted(out, key=lambda c: (c.device, c.ingress.key, c.egress.key)))
+        return found
+
+    def unplaced(self, source: str, destination: str) -> str | None:
+        """Why no device path carries traffic from zone `source` to zone `destination`, or None."""
+        if source == destination or self.crossings(source, destination):
+            return None
+        unbound = [z for z in (source, destination) if z not in self.attachments]
+        if unbound:
+            return " and ".join(f"zone '{z}'" for z in unbound) + (" is" if len(unbound) == 1 else " are") + \
+                " bound to no device"
+        here = sorted({a.device for a in self.attachments[source]})
+        there = sorted({a.device for a in self.attachments[destination]})
+        return (f"zone '{source}' is bound on {_devices(here)} and zone '{destination}' on {_devices(there)}, "
+                "which no links connect")
+
+
+def _devices(names: list[str]) -> str:
+    return ("device " if len(names) == 1 else "devices ") + ", ".join(f"'{n}'" for n in names)
+
+
+def topology(policy: Policy) -> Topology:
+    """The policy's topology, built once and kept with the policy."""
+    found = policy._members.get("topology")
+    if found is None:
+        found = policy._members["topology"] = Topology(policy)
+    return found
