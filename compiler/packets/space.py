@@ -92,13 +92,18 @@ class PacketSpace:
     Sets are `dd.cudd.Function` objects of this manager; mix sets of one space only.
     """
 
-    def __init__(self, atoms: AddressAtoms | None = None) -> None:
+    def __init__(self, atoms: AddressAtoms | None = None, extra: tuple[tuple[str, int], ...] = ()) -> None:
+        """`extra`: more integer fields (name, bits), declared above the packet's own, for what a
+        device sees besides the packet (the interfaces it came in by and goes out of, its
+        connection-tracking state). Names are one letter, not one of f, s, d, p, l."""
         self.atoms = atoms
         self.address_bits = 128 if atoms is None else max(1, (atoms.count - 1).bit_length())
         bdd = _cudd().BDD()
         bdd.configure(reordering=False)
         self.bdd = bdd
-        names = ["f"] + [f"{side}{i}" for side in SIDES for i in range(self.address_bits)] + ["p0", "p1"] + [
+        self.extra = dict(extra)
+        names = [f"{field}{i}" for field, bits in extra for i in range(bits)]
+        names += ["f"] + [f"{side}{i}" for side in SIDES for i in range(self.address_bits)] + ["p0", "p1"] + [
             f"l{i}" for i in range(16)]
         bdd.declare(*names)
         self.false = bdd.false
@@ -107,6 +112,7 @@ class PacketSpace:
         literals = {name: (~v, v) for name, v in self.var.items()}  # (bit 0, bit 1)
         self.addr_bits = {side: [literals[f"{side}{i}"] for i in range(self.address_bits)] for side in SIDES}
         self.l4_bits = [literals[f"l{i}"] for i in range(16)]
+        self.extra_bits = {field: [literals[f"{field}{i}"] for i in range(bits)] for field, bits in extra}
         v6 = self.var["f"]
         self.family = {4: ~v6, 6: v6}
         p0, p1 = self.var["p0"], self.var["p1"]
@@ -134,7 +140,7 @@ class PacketSpace:
         key = (field, low, high)
         node = self._ranges.get(key)
         if node is None:
-            bits = self.l4_bits if field == "l" else self.addr_bits[field]
+            bits = self.l4_bits if field == "l" else self.addr_bits.get(field) or self.extra_bits[field]
             width = len(bits)
             ge = le = self._true
             for i in range(width - 1, -1, -1):
@@ -220,6 +226,10 @@ class PacketSpace:
                 node = node | self.cidr(side, cidr)
         return node
 
+    def field_range(self, field: str, low: int, high: int):
+        """An extra field (`extra`) with a value in [low, high]."""
+        return self._range(field, low, high)
+
     def complement_addresses(self, side: str, a):
         """All addresses (both families) not in the address-only set `a` of one side; the other
         fields stay free."""
@@ -295,8 +305,9 @@ class PacketSpace:
             node = node & self.l4_bits[i][(l4 >> (15 - i)) & 1]
         return node
 
-    def contains(self, a, p: Packet) -> bool:
-        """Whether the packet is in the set: one walk down the BDD (complemented edges flip)."""
+    def contains(self, a, p: Packet, extra: dict[str, int] | None = None) -> bool:
+        """Whether the packet (with these values of the extra fields) is in the set: one walk
+        down the BDD (complemented edges flip)."""
         if self.atoms is None:
             width = WIDTH[p.family]
             source, destination = p.source, p.destination
@@ -305,6 +316,8 @@ class PacketSpace:
             source, destination = self.atoms.index(p.family, p.source), self.atoms.index(p.family, p.destination)
         values = {"f": (int(p.family == 6), 1), "s": (source, width), "d": (destination, width),
                   "p": (PROTOCOLS[p.protocol], 2), "l": (p.l4, 16)}
+        for field, bits in self.extra.items():
+            values[field] = ((extra or {}).get(field, 0), bits)
         fields = self._fields
         flipped = a.negated
         node = a
@@ -320,11 +333,26 @@ class PacketSpace:
     def pick(self, a) -> Packet | None:
         """Some packet of the set, or None if it is empty. In atom mode, the lowest address of
         the atom stands for the atom."""
+        found = self.pick_with_fields(a)
+        return None if found is None else found[0]
+
+    def pick_with_fields(self, a) -> tuple[Packet, dict[str, int]] | None:
+        """`pick`, with the values of the extra fields."""
         if a == self.false:
             return None
         assignment = self.bdd.pick(a & self.true)
         if assignment is None:
             return None
+        fields = {}
+        for field, bits in self.extra.items():
+            value = 0
+            for i in range(bits):
+                value = (value << 1) | int(assignment.get(f"{field}{i}", False))
+            fields[field] = value
+        packet = self._packet_of(assignment)
+        return packet, fields
+
+    def _packet_of(self, assignment: dict) -> Packet:
         family = 6 if assignment.get("f", False) else 4
 
         def number(prefix: str, bits: int) -> int:

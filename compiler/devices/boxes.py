@@ -1,0 +1,89 @@
+"""A device's rules as disjoint boxes: for targets that need their permits not to overlap
+(nftables interval sets refuse overlapping elements), or that match best on whole boxes.
+
+The rules of one (ingress, source zone) are cut along the source addresses into stretches where
+the same rules apply, then along the destination addresses per egress; on each piece the rules'
+services are merged per protocol. Every box is source × egress × destination × services, no two
+boxes of one group share a packet, and their union is exactly the union of the rules. Each box
+names the flows whose rules cover it (for comments).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable, NamedTuple
+
+from ..packets.addresses import AddressSet, _merge
+from .intent import L4, Rule
+
+PROTOCOLS = {4: ("tcp", "udp", "icmp"), 6: ("tcp", "udp", "icmpv6")}
+
+
+class Box(NamedTuple):
+    family: int
+    source: tuple[tuple[int, int], ...]  # sorted, disjoint intervals
+    wide: bool  # the source is every address of the source zone in this family
+    egress: str
+    destination: tuple[tuple[int, int], ...]
+    services: tuple[L4, ...]  # merged runs, per protocol
+    flows: tuple[int, ...]  # the flows whose rules cover the box
+
+
+def _stretches(items: list[tuple[tuple[tuple[int, int], ...], int]]) -> dict[frozenset[int], list[tuple[int, int]]]:
+    """Sweep: the address line cut where the set of items covering it changes; for each set,
+    the intervals it covers. `items` is (intervals, item number)."""
+    events: list[tuple[int, int, int]] = []
+    for intervals, k in items:
+        for first, last in intervals:
+            events.append((first, 1, k))
+            events.append((last + 1, -1, k))
+    events.sort()
+    out: dict[frozenset[int], list[tuple[int, int]]] = defaultdict(list)
+    active: dict[int, int] = {}
+    n = len(events)
+    e = 0
+    while e < n:
+        position = events[e][0]
+        while e < n and events[e][0] == position:
+            _, delta, k = events[e]
+            count = active.get(k, 0) + delta
+            if count:
+                active[k] = count
+            else:
+                del active[k]
+            e += 1
+        if active and e < n:
+            out[frozenset(active)].append((position, events[e][0] - 1))
+    return {key: _merge(value) for key, value in out.items()}
+
+
+def disjoint_boxes(rules: Iterable[Rule], zone: AddressSet) -> list[Box]:
+    """The rules of one (ingress, source zone) as disjoint boxes; `zone` is the source zone's
+    addresses (a box whose source is all of them is `wide`)."""
+    rules = list(rules)
+    boxes: list[Box] = []
+    for family in (4, 6):
+        protocols = PROTOCOLS[family]
+        sides = [(r.source.family(family), k) for k, r in enumerate(rules)
+                 if r.source.family(family) and r.destination.family(family)
+                 and any(s.protocol in protocols for s in r.services)]
+        whole = tuple(zone.family(family))
+        for active, sources in sorted(_stretches(sides).items(), key=lambda item: item[1][0]):
+            sources = tuple(sources)
+            by_egress: dict[str, list[int]] = defaultdict(list)
+            for k in sorted(active):
+                by_egress[rules[k].egress].append(k)
+            for egress in sorted(by_egress):
+                members = by_egress[egress]
+                cuts = _stretches([(rules[k].destination.family(family), k) for k in members])
+                for covering, destinations in sorted(cuts.items(), key=lambda item: item[1][0]):
+                    runs: dict[str, list[tuple[int, int]]] = defaultdict(list)
+                    for k in covering:
+                        for s in rules[k].services:
+                            if s.protocol in protocols:
+                                runs[s.protocol].append((s.low, s.high))
+                    services = tuple(L4(p, low, high) for p in protocols if p in runs for low, high in _merge(runs[p]))
+                    if services:
+                        boxes.append(Box(family, sources, sources == whole, egress, tuple(destinations), services,
+                                         tuple(sorted({rules[k].flow for k in covering}))))
+    return boxes
