@@ -33,7 +33,8 @@ def main() -> None:
     """Septum: segmentation policy compiler for clinical networks.
 
     Zone files (*.septum) in a directory tree say which zones exist and which data may move
-    between them. Septum checks them, formats them, and draws the intent graph.
+    between them. Septum checks and verifies them, formats them, draws the intent graph,
+    compiles them into device configurations and applies those.
 
     Exit codes: 0 clean, 1 findings, 2 input errors, 3 internal error.
     """
@@ -220,6 +221,16 @@ def _add_diff_command() -> None:
 
 
 _add_diff_command()
+
+
+def _add_compile_commands() -> None:
+    from .cli_compile import apply_command, compile_command
+
+    main.add_command(compile_command)
+    main.add_command(apply_command)
+
+
+_add_compile_commands()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ def write_atomically(path: Path, data: str | bytes) -> None:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
         if path.exists():
             os.chmod(temporary, path.stat().st_mode & 0o7777)
+        else:  # as open() would make it: readable by others unless the umask says otherwise
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(temporary, 0o666 & ~mask)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

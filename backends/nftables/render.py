@@ -74,12 +74,13 @@ def chain_name(zone: str, ingress: str) -> str:
 
 
 def limits(device: DeviceIntent) -> list[Diagnostic]:
-    """E602: what of this device nftables or Linux cannot hold (names, comments, log prefixes)."""
+    """E602: what of this device nftables or Linux cannot hold (names, comments, log prefixes);
+    E603: what it has no such thing for (switch ports)."""
     found = []
     for interface in device.interfaces:
         if interface.port is not None:
             found.append(Diagnostic(
-                "E602", f"device '{device.name}' is an nftables device, which has interfaces, not switch ports",
+                "E603", f"device '{device.name}' is an nftables device, which has interfaces, not switch ports",
                 interface.span, "bind an interface (`interface eth1 zone NAME`), or make the device an openflow switch"))
             continue
         problem = interface_problem(interface.name)

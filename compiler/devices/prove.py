@@ -158,8 +158,10 @@ class Proof:
     def describe(self) -> str:
         if self.equal:
             return f"device '{self.device}': the config the target holds is proven equal to the intent"
-        lines = [f"device '{self.device}': the config differs from the intent: {self.problem}",
-                 f"  packet: {self.counterexample.describe()}"]
+        lines = [f"device '{self.device}': the config differs from the intent: {self.problem}"]
+        if self.counterexample is None:
+            return lines[0]
+        lines.append(f"  packet: {self.counterexample.describe()}")
         if self.target_rule:
             lines.append(f"  target: {self.target_rule}")
         lines.append(f"  intent: {self.intent_rule or 'no rule of the zone files allows it'}")
