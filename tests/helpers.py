@@ -46,3 +46,20 @@ def parse_both_ways(text_in: str) -> tuple[str, str]:
             parser.DIRECT_STATEMENTS = True
         results.append(f"{source!r}\n{diagnostics!r}\n{sorted(broken)!r}")
     return results[0], results[1]
+
+
+def require_live(*tools: str) -> None:
+    """Skip a test that needs root and these tools (e.g. nft) when they are missing; under CI
+    (CI=true) a missing tool or privilege is a failure, not a skip."""
+    import shutil
+
+    import pytest
+
+    missing = [tool for tool in tools if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()]
+    if os.geteuid() != 0:
+        missing.append("root")
+    if missing:
+        message = f"needs {', '.join(missing)}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; under CI live tests must run (scripts/test.sh installs the tools)")
+        pytest.skip(message)

@@ -17,7 +17,20 @@ The generated tree is meant to be *valid and clean* under ``septum check``:
   it, one service is used by exactly one flow (the ``only ... may connect``
   assertion), and every ``require`` has a matching ``allow``;
 * no flow has overlapping source and destination zones, and no two flows
-  have the same source and destination text.
+  have the same source and destination text;
+* every zone (``internet`` included) is bound to exactly one interface of one
+  of several linked ``nftables`` firewalls, and every link is declared at both
+  ends (no E305-E308 or W404): a core firewall with ``internet``, the
+  data-centre zones of site 1 and the guest zones; a site firewall per site of
+  ZONES_PER_SITE zones, linked to the core, or with more than SITES_PER_REGION
+  sites to a distribution firewall per region, linked to the core (traffic
+  between regions then crosses five devices). Interface names are unique per
+  device and valid Linux names of at most 15 bytes (``eth1.VLAN``, ``vlN``
+  for zones without a VLAN, ``eth0`` and ``eth2.N`` for links).
+
+It is not lint-clean on purpose: some flows allow nothing (``ping6`` between
+IPv4-only zones, E522) and some are covered by broader ones (W521); compile it
+with ``septum compile --disable empty-flow`` (or ``--no-verify``).
 
 Output is byte-for-byte deterministic for a given set of arguments: the only
 source of randomness is ``random.Random(seed)``, and nothing iterates over a
@@ -109,6 +122,9 @@ FIXED_ROLES = ["ehr", "infusion", "telemetry", "clinws", "pacs", "lab", "admin",
 MIN_ZONES = len(FIXED_ROLES) + 1  # + one guest zone
 
 ZONES_PER_SITE = 40
+SITES_PER_REGION = 8  # more sites than this: a distribution firewall per region of sites
+# site-1 zones of these roles sit in the data centre, behind the core firewall
+DC_ROLES = ("ehr", "pacs", "identity", "backup")
 WIDE_SELECTOR_RATE = 0.06  # tag / group / "zones holding" selectors in random flows
 HOST_TAGS = ["server", "workstation", "managed"]  # never used as selectors
 
@@ -469,22 +485,59 @@ class _Gen:
         out.append("")
         return "\n".join(out)
 
+    def device_plan(self) -> list[tuple[str, str, list[str]]]:
+        """The enforcement devices: (name, description, interface lines), core first.
+
+        A star of nftables firewalls: ``core-fw`` holds ``internet`` (eth0), the data-centre zones
+        of site 1 and the guest zones; every site has a firewall holding the rest of its zones,
+        linked to the core, or for more than SITES_PER_REGION sites to a distribution firewall
+        per region of sites, itself linked to the core. A zone sits on sub-interface
+        ``eth1.VLAN`` of its device, or ``vlN`` (N = zone number) when it has no VLAN; links
+        are ``eth0`` upwards and ``eth2.N`` downwards. Uses no randomness.
+        """
+        def zone_if(k: int) -> str:
+            return f"eth1.{k + 1}" if k < 4094 else f"vl{k + 1}"
+
+        n_sites = (self.n_regular + ZONES_PER_SITE - 1) // ZONES_PER_SITE
+        dc = [k for k in range(min(ZONES_PER_SITE, self.n_regular)) if ROLES[self.zone_role[k]][0] in DC_ROLES]
+        dc_set = set(dc)
+        site_zones: list[list[int]] = [[] for _ in range(n_sites)]
+        for k in range(self.n_regular):
+            if k not in dc_set:
+                site_zones[self.zone_site[k]].append(k)
+        sites = [s for s in range(n_sites) if site_zones[s]]
+        regions = _split(len(sites), math.ceil(len(sites) / SITES_PER_REGION)) \
+            if len(sites) > SITES_PER_REGION else []
+
+        core = ["interface eth0 zone internet"]
+        core += [f"interface {zone_if(k)} zone {self.zone_name[k]}" for k in dc]
+        core += [f"interface {zone_if(k)} zone {self.zone_name[k]}" for k in range(self.n_regular, self.n_zones)]
+        plan = [("core-fw", "core data-centre firewall", core)]
+        parent = {s: "core-fw" for s in sites}
+        for r, part in enumerate(regions):
+            name = f"dist-fw-{r + 1}"
+            core.append(f"interface eth2.{r + 1} link {name}")
+            lines = ["interface eth0 link core-fw"]
+            for i in part:
+                s = sites[i]
+                parent[s] = name
+                lines.append(f"interface eth2.{s + 1} link site-fw-{s + 1}")
+            plan.append((name, f"distribution firewall, region {r + 1}", lines))
+        if not regions:
+            core += [f"interface eth2.{s + 1} link site-fw-{s + 1}" for s in sites]
+        for s in sites:
+            lines = [f"interface eth0 link {parent[s]}"]
+            lines += [f"interface {zone_if(k)} zone {self.zone_name[k]}" for k in site_zones[s]]
+            plan.append((f"site-fw-{s + 1}", f"site {s + 1} firewall", lines))
+        return plan
+
     def render_devices(self) -> str:
-        n = min(4, max(1, self.n_regular // 3))
-        zs = list(range(self.n_regular))
-        out = ["# Synthetic policy: enforcement devices", ""]
-        out.append('firewall fw-1 nftables {\n  description "core firewall"')
-        for i, k in enumerate(zs[0:n]):
-            out.append(f"  interface eth{i + 1} zone {self.zone_name[k]}")
-        out.append("}")
-        out.append("router r-1 cisco-ios {")
-        for i, k in enumerate(zs[n:2 * n]):
-            out.append(f"  interface GigabitEthernet0/{i + 1} zone {self.zone_name[k]}")
-        out.append("}")
-        out.append("switch sw-1 openflow {")
-        for i, k in enumerate(zs[2 * n:3 * n]):
-            out.append(f"  port {i + 1} zone {self.zone_name[k]}")
-        out.append("}")
+        out = ["# Synthetic policy: enforcement devices (every zone bound once)", ""]
+        for name, description, lines in self.device_plan():
+            out.append(f"firewall {name} nftables {{")
+            out.append(f'  description "{description}"')
+            out.extend(f"  {line}" for line in lines)
+            out.append("}")
         out.append("")
         return "\n".join(out)
 
@@ -540,7 +593,8 @@ def generate(out_dir: pathlib.Path, zones: int, flows: int, hosts_per_zone: int 
         body.append("")
         write(f"flows-{i + 1:0{width}d}.septum", "\n".join(body))
     write("assertions.septum", g.render_assertions())
-    write("devices.septum", g.render_devices())
+    devices = g.render_devices()
+    write("devices.septum", devices)
 
     return {
         "zones": zones,
@@ -551,7 +605,7 @@ def generate(out_dir: pathlib.Path, zones: int, flows: int, hosts_per_zone: int 
         "flows": n_flows,
         "assertions": g.render_assertions().count("\nassert "),
         "requires": len(g.requires),
-        "devices": 3,
+        "devices": devices.count("\nfirewall "),
         "files": len(written),
         "bytes": sum(p.stat().st_size for p in written),
         "seed": seed,

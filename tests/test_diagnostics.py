@@ -38,6 +38,20 @@ CASES = [
     ("firewall fw nftables { interface eth1 zone a\n interface eth1 zone b }", "E208",
      "interface eth1 of device 'fw' is bound twice", 2, 2),
     ("zone internet { networks 10.9.0.0/24 }", "E209", "'internet' is a built-in zone and cannot be redefined", 1, 6),
+    ("firewall fw nftables { interface eth1 zone a\n interface eth2 link fw }", "E210",
+     "device 'fw' is linked to itself", 2, 22),
+    ("firewall fw nftables { interface eth1 zone a\n interface eth2 link gw }\nfirewall gw nftables { interface eth1 zone b }",
+     "E305", "device 'fw' is linked to 'gw', but 'gw' declares no link back", 2, 2),
+    ("firewall fw nftables { interface eth1 zone a; interface eth2 link gw\n interface eth3 link gw }\n"
+     "firewall gw nftables { interface eth1 zone b; interface eth2 link fw }", "E306",
+     "device 'fw' is linked to 'gw' twice", 2, 2),
+    ("firewall fw nftables { interface eth1 zone a }\nfirewall gw nftables { interface eth1 zone b\n interface eth2 zone a }",
+     "E307", "zone 'a' is bound on devices 'fw' and 'gw', which no links connect", 3, 2),
+    ("zone c { networks 10.0.3.0/24 }\nfirewall fw nftables { interface e1 zone a; interface e2 zone b }\n"
+     "allow a -> c : https", "E308",
+     "no device can enforce this flow from zone 'a' to zone 'c': zone 'c' is bound to no device", 3, 1),
+    ("zone c { networks 10.0.3.0/24 }\nfirewall fw nftables { interface e1 zone a; interface e2 zone b }\n"
+     "allow b -> c : https", "W404", "zone 'c' is bound to no device", 1, 6),
     ("zone a2 { networks 10.0.1.128/25 }\nallow a2 -> b : https", "E301",
      "network 10.0.1.128/25 of zone 'a2' overlaps 10.0.1.0/24 of zone 'a'", 1, 20),
     ("host h in b { address 10.0.1.5 }\nallow h -> a : https", "E302",
@@ -88,6 +102,7 @@ def test_every_code_is_demonstrated_and_documented():
     demonstrated |= {"E506", "W507"}  # test_verify: expired and unused waivers
     demonstrated |= {"E520", "W521", "E522"}  # test_packets: packet-level checks
     demonstrated |= {"W523"}  # test_idle_carveout
+    demonstrated |= {"E601", "E602", "E603", "E604", "E605"}  # test_compile: what compiling refuses
     assert demonstrated == set(CODES)
 
 
