@@ -33,6 +33,7 @@ def test_wheel_holds_one_import_package(wheel):
     assert "septum/grammar/septum.lark" in names
     assert "septum/zones/catalog/clinical.septum" in names
     assert "septum/compiler/cli.py" in names and "septum/backends/__init__.py" in names
+    assert "septum/backends/nftables/templates/ruleset.nft.j2" in names
 
 
 def test_installed_wheel_checks_the_reference_hospital(wheel, tmp_path):
@@ -56,5 +57,11 @@ def test_installed_wheel_checks_the_reference_hospital(wheel, tmp_path):
                            cwd=tmp_path, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "no problems" in check.stdout
+    # the nftables backend is found through its entry point, its template is package data
+    out = tmp_path / "configs"
+    compiled = subprocess.run([str(environment / "bin" / "septum"), "compile", str(ZONES), "--device", "core-fw",
+                               "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    assert (out / "core-fw.nft").read_text().startswith("#!/usr/sbin/nft -f")
     bare = subprocess.run([str(python), "-c", "import compiler"], capture_output=True, text=True, cwd=tmp_path)
     assert bare.returncode != 0  # nothing installed as a bare top-level module
