@@ -241,7 +241,8 @@ def _lateral(intent, packets, sources: set[str], targets: set[str], d, asked) ->
 def render_text(e: Explanation) -> str:
     what = f"{e.source} -> {e.destination}" + (f" : {e.service}" if e.service else "")
     lines = [f"{what}: {VERDICTS[e.verdict]}"]
-    lines.append(f"  zones: {', '.join(e.source_zones)} -> {', '.join(e.destination_zones)}")
+    nobody = "(none: private address space no zone owns)"
+    lines.append(f"  zones: {', '.join(e.source_zones) or nobody} -> {', '.join(e.destination_zones) or nobody}")
     if e.empty:
         lines.append(f"  no packet can match: {e.empty}")
     if e.rules:

@@ -142,6 +142,25 @@ def test_devices():
         (1, None, "infusion"), (None, "GigabitEthernet0/1.308", "modalities")]
 
 
+def test_device_links():
+    device = one(
+        """router dist-rtr cisco-ios {
+          interface GigabitEthernet0/0 link core-fw
+          port 48 link link
+          interface Gi0/1 zone link
+        }"""
+    )
+    assert [(b.where, b.key, b.link and b.link.name, b.zone and b.zone.name) for b in device.bindings] == [
+        ("interface GigabitEthernet0/0", "GigabitEthernet0/0", "core-fw", None),
+        ("port 48", "48", "link", None),  # `link` is a keyword only where a name cannot be
+        ("interface Gi0/1", "Gi0/1", None, "link")]
+    from septum.compiler.printer import format_file
+    from septum.compiler.parser import parse_text
+
+    text = format_file(parse_text("t.septum", "router r cisco-ios { interface Gi0/0 link fw\n port 2 link sw }")[0])
+    assert "  interface Gi0/0 link fw\n  port 2 link sw\n" in text
+
+
 def test_keywords_are_names_where_only_a_name_fits():
     zone = one("zone broker { networks 10.1.0.0/24; tags log, trust }")
     assert zone.name == "broker" and [t.name for t in zone.tags] == ["log", "trust"]

@@ -104,6 +104,9 @@ bindings = st.one_of(
     st.builds(lambda i, z: Binding(interface=i, zone=z, span=SPAN),
               st.from_regex(r"[A-Za-z][A-Za-z0-9./:-]{0,12}", fullmatch=True), refs),
     st.builds(lambda p, z: Binding(port=p, zone=z, span=SPAN), st.integers(1, 4096), refs),
+    st.builds(lambda i, d: Binding(interface=i, link=d, span=SPAN),
+              st.from_regex(r"[A-Za-z][A-Za-z0-9./:-]{0,12}", fullmatch=True), refs),
+    st.builds(lambda p, d: Binding(port=p, link=d, span=SPAN), st.integers(1, 4096), refs),
 )
 devices = st.builds(
     lambda r, n, k, d, b: Device(role=r, name=n, backend=k, description=d, bindings=tuple(b), span=SPAN, name_span=SPAN),
