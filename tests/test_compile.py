@@ -285,3 +285,20 @@ def test_synthetic_multi_device_policy_is_proven(tmp_path):
         [(d.code, d.message) for d in result.diagnostics if d.severity.value == "error"][:5]
     assert len(result.devices) >= 2
     assert all(o.proof is not None and o.proof.equal for o in result.devices)
+
+
+def test_the_readme_compile_example(tmp_path):
+    """README, tutorial step 7, run as written (in a copy of the repository's zones)."""
+    require_live("nft", "unshare")
+    readme = (ROOT / "README.md").read_text()
+    command = "septum compile zones --device core-fw --prove"
+    assert f"$ {command}\n" in readme
+    shutil.copytree(ZONES, tmp_path / "zones")
+    result = run_septum(*command.split()[1:], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    shown = readme.split(f"$ {command}\n", 1)[1].splitlines()[:2]
+    assert first.split(": ")[:3] == shown[0].split(": ")[:3]  # device, what was written, where
+    assert first.endswith("; proven equal to the intent in a kernel") and shown[0].endswith(
+        "; proven equal to the intent in a kernel")
+    assert second == shown[1].strip() == "septum compile: 1 of 1 device written to build/septum"

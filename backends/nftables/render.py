@@ -3,7 +3,8 @@
 One `table inet` that Septum owns, hooked at forward, default drop:
 
 * `ct state` first: established and related packets accepted (return traffic and ICMP errors of
-  permitted connections), invalid dropped;
+  permitted connections); invalid packets dropped, except ICMP messages conntrack cannot track
+  (anything but the request types), which the policy alone judges, as it does new packets;
 * the source zone classified once, together with the interface the packet arrived on: a verdict
   map from `iifname . ip saddr` (`ip6 saddr`) to a chain per (source zone, ingress). A zone's
   addresses are known only on the interfaces it arrives through, so a spoofed source finds no
@@ -26,6 +27,7 @@ from functools import lru_cache
 from septum.compiler.devices.backend import Artifact, Options, Output
 from septum.compiler.devices.boxes import disjoint_boxes
 from septum.compiler.devices.intent import DeviceIntent, Rule
+from septum.compiler.devices.prove import TRACKED_ICMP
 from septum.compiler.diagnostics import Diagnostic
 from septum.compiler.packets.addresses import AddressSet
 
@@ -210,9 +212,10 @@ def render(device: DeviceIntent, options: Options) -> Output:
         role=device.role, device=device.name, revision=device.revision.describe(), version=device.revision.septum,
         table=options.table, table_comment=f"septum: {device.role} {device.name}, policy sha256:"
                                            f"{device.revision.digest[:16]}",
-        maps=used_maps, sets=sets, chains=chains)
+        maps=used_maps, sets=sets, chains=chains, tracked_icmp=", ".join(map(str, TRACKED_ICMP["icmp"])),
+        tracked_icmpv6=", ".join(map(str, TRACKED_ICMP["icmpv6"])))
     data = text.encode("utf-8")
-    summary = {"chains": len(chains) + 1, "rules": sum(len(c.rules) for c in chains) + 1 + len(used_maps),
+    summary = {"chains": len(chains) + 2, "rules": sum(len(c.rules) for c in chains) + 5 + len(used_maps),
                "sets": len(sets) + len(used_maps), "elements": elements, "bytes": len(data)}
     return Output([Artifact(f"{device.name}.nft", data)], summary, [])
 

@@ -15,7 +15,8 @@ What the device must accept:
   them, on the ingress and egress the rule names;
 * every `established` or `related` packet (the replies and ICMP errors of connections it
   admitted: conntrack vouches for them);
-* no `invalid` packet.
+* no `invalid` packet, except ICMP messages of the types conntrack cannot admit as new
+  (`TRACKED_ICMP`: all but the requests), judged as new ones: the policy alone decides them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from ..packets.space import Packet, PacketSpace
 from .intent import DeviceIntent, Rule
 
 STATES = ("new", "established", "related", "invalid", "untracked")
+# The ICMP types conntrack can admit as a new connection (requests). Every other ICMP message that
+# is not about a connection it tracks (an error about nothing it knows, a reply to nothing, other
+# types) it calls invalid: those the device judges by the policy alone, as if they were new.
+TRACKED_ICMP = {"icmp": (8, 13, 15, 17), "icmpv6": (128, 139)}
 OTHER = ""  # the name of interface 0: any interface not named otherwise
 
 
@@ -142,7 +147,18 @@ def intended(ds: DeviceSpace, device: DeviceIntent):
         new = new | (ds.interface("i", ingress) & ds.interface("o", egress) & body)
     fresh = ds.state("new") | ds.state("untracked")
     replies = ds.state("established") | ds.state("related")
-    return ds.true & ((fresh & new) | replies)
+    return ds.true & ((fresh & new) | replies | (ds.state("invalid") & untrackable_icmp(ds.space) & new))
+
+
+def untrackable_icmp(space: PacketSpace):
+    """ICMP and ICMPv6 messages of the types conntrack cannot admit as new (`TRACKED_ICMP`)."""
+    node = space.false
+    for protocol, tracked in TRACKED_ICMP.items():
+        requests = space.false
+        for kind in tracked:
+            requests = requests | space.match(protocol, icmp_type=kind)
+        node = node | (space.match(protocol) & ~requests)
+    return node
 
 
 @dataclass
