@@ -167,6 +167,32 @@ def test_synthetic_nftables_devices_forward_exactly_their_intent(tmp_path):
           f"mismatches, {sum(r.seconds for r in reports):.1f} s")
 
 
+# ICMP that conntrack cannot admit as new (anything but requests) it calls invalid; a flow that
+# allows such messages must still get them through (docs/backends.md, return traffic).
+ICMP_POLICY = FALLBACK_POLICY + """
+service unreachable { icmp type 3 }
+service any-icmp { icmp }
+allow lab -> branch-dev : unreachable "the analysers' ICMP errors"
+allow branch-dev -> lab : any-icmp "every ICMP message"
+"""
+
+
+def test_icmp_conntrack_cannot_track_is_judged_by_the_policy(tmp_path):
+    source = tmp_path / "icmp"
+    source.mkdir()
+    (source / "policy.septum").write_text(ICMP_POLICY)
+    copy = tmp_path / "renumbered"
+    renumber_tree(source, copy)
+    loaded, result = compiled(copy)
+    reports = [live_check(device, ruleset(device), zone_networks(loaded.policy), SYNTHETIC_BUDGET, seed=7)
+               for device in result.intent.devices.values()]
+    for report in reports:
+        check_report(report, at_least=500)
+    untracked = [p for r in reports for p in r.probes if p.wire.protocol == "icmp" and p.kind != "reply"
+                 and p.wire.icmp_type not in (8, 13, 15, 17) and p.expected is not None]
+    assert untracked, "the probes include ICMP messages conntrack cannot track that the policy allows"
+
+
 # ---- (c) septum apply is atomic ---------------------------------------------------------
 
 CANARY = "table inet other {\n\tchain c {\n\t}\n}\n"
