@@ -484,7 +484,7 @@ class ProbeMaker:
         if not sources or not destinations or not services:
             return []
         info = self.device.flows[rule.flow]
-        origin = f"{info.location} ({rule.source_zone} -> {rule.destination_zone}, {rule.ingress} -> {rule.egress})"
+        origin = f"{info.location} ({rule.source_zone} -> {', '.join(rule.destination_zones)}, {rule.ingress} -> {rule.egress})"
         out: list[Probe] = []
 
         def add(kind: str, source: int | None, destination: int | None, protocol: str, value: int,
@@ -523,7 +523,10 @@ class ProbeMaker:
             add("outside", any_source(), any_destination(), s.protocol, s.low - 1)
             add("outside", any_source(), any_destination(), s.protocol, s.high + 1)
         carved_sources = _lab_part(self.device.zones.get(rule.source_zone, AddressSet()) - rule.source)
-        carved_destinations = _lab_part(self.device.zones.get(rule.destination_zone, AddressSet()) - rule.destination)
+        zones = AddressSet()
+        for zone in rule.destination_zones:
+            zones = zones | self.device.zones.get(zone, AddressSet())
+        carved_destinations = _lab_part(zones - rule.destination)
         for _ in range(budget.carved):
             add("carved", self.pick.address(carved_sources), any_destination(), *any_service())
             add("carved", any_source(), self.pick.address(carved_destinations), *any_service())
@@ -908,7 +911,7 @@ def rule_route_conflicts(device: DeviceIntent, routes: Routes) -> list[str]:
             for address in (first, last):
                 egress = routes.egress(address)
                 if egress != rule.egress:
-                    out.append(f"{device.flows[rule.flow].location} {rule.source_zone} -> {rule.destination_zone}: "
+                    out.append(f"{device.flows[rule.flow].location} {rule.source_zone} -> {', '.join(rule.destination_zones)}: "
                                f"egress {rule.egress}, but {ipaddress.IPv4Address(address)} routes to {egress}")
                     break
     return out

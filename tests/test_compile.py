@@ -40,8 +40,8 @@ def test_every_device_on_the_path_enforces_the_flow():
     # NET-120: modalities (behind dist-rtr) -> pacs-archive (on core-fw) crosses both devices
     core = [r for r in intent.devices["core-fw"].rules if intent.flows[r.flow].location == "hospital/imaging.septum:61"]
     dist = [r for r in intent.devices["dist-rtr"].rules if intent.flows[r.flow].location == "hospital/imaging.septum:61"]
-    assert [(r.ingress, r.source_zone, r.egress, r.destination_zone) for r in core] == [
-        ("eth2", "modalities", "eth1.300", "pacs")]
+    assert [(r.ingress, r.source_zone, r.egress, r.destination_zones) for r in core] == [
+        ("eth2", "modalities", "eth1.300", ("pacs",))]
     assert [(r.ingress, r.egress) for r in dist] == [("GigabitEthernet0/1.308", "GigabitEthernet0/0")]
     assert core[0].source.cidrs() == ["10.30.16.0/22"]
     assert core[0].destination.cidrs() == ["10.30.0.10/32"]  # modalities has no IPv6: neither has the rule
@@ -61,13 +61,13 @@ def test_intra_zone_traffic_is_enforced_by_no_device(tree):
     path = tree({"p.septum": BASE + DEVICES + "host a1 in a { address 10.0.1.5 }\nallow a1 -> a : https\n"})
     _, result = load_and_compile(path)
     rules = result.intent.devices["fw"].rules
-    assert {(r.source_zone, r.destination_zone) for r in rules} == {("a", "b")}
+    assert {(r.source_zone, r.destination_zones) for r in rules} == {("a", ("b",))}
 
 
 def test_private_space_no_zone_owns_is_not_the_internet(tree):
     path = tree({"p.septum": BASE + DEVICES + "allow a -> internet : https\n"})
     _, result = load_and_compile(path)
-    [rule] = [r for r in result.intent.devices["fw"].rules if r.destination_zone == "internet"]
+    [rule] = [r for r in result.intent.devices["fw"].rules if r.destination_zones == ("internet",)]
     for private in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"):
         from septum.compiler.packets.addresses import AddressSet
 

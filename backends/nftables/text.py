@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 COMMENT_BYTES = 128  # NFT_USERDATA_MAXLEN: rule, set-element, chain and table comments
 LOG_PREFIX_BYTES = 127  # NF_LOG_PREFIXLEN less its NUL
@@ -20,6 +21,7 @@ _IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:+- ")
 
 
+@lru_cache(maxsize=1 << 16)
 def escape(text: str) -> str:
     """Text for inside a double-quoted nftables string: safe bytes as they are, the rest `%XX`."""
     return "".join(chr(b) if b in _SAFE else f"%{b:02X}" for b in text.encode("utf-8"))
@@ -35,7 +37,9 @@ def interface_problem(name: str) -> str | None:
 
 
 def address(family: int, value: int) -> str:
-    return str(ipaddress.IPv4Address(value) if family == 4 else ipaddress.IPv6Address(value))
+    if family == 4:
+        return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+    return str(ipaddress.IPv6Address(value))
 
 
 def interval(family: int, first: int, last: int) -> str:

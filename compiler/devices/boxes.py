@@ -3,9 +3,11 @@
 
 The rules of one (ingress, source zone) are cut along the source addresses into stretches where
 the same rules apply, then along the destination addresses per egress; on each piece the rules'
-services are merged per protocol. Every box is source × egress × destination × services, no two
-boxes of one group share a packet, and their union is exactly the union of the rules. Each box
-names the flows whose rules cover it (for comments).
+services are merged per protocol. Rules from the whole zone are cut apart from rules from part of
+it: their boxes are `wide`, and no two wide boxes (and no two other boxes) of one group share a
+packet; a wide box may overlap another box (a target keeps the two kinds apart). Every box is
+source × egress × destination × services, and their union is exactly the union of the rules.
+Each box names the flows whose rules cover it (for comments).
 """
 
 from __future__ import annotations
@@ -64,11 +66,17 @@ def disjoint_boxes(rules: Iterable[Rule], zone: AddressSet) -> list[Box]:
     boxes: list[Box] = []
     for family in (4, 6):
         protocols = PROTOCOLS[family]
+        whole = tuple(zone.family(family))
         sides = [(r.source.family(family), k) for k, r in enumerate(rules)
                  if r.source.family(family) and r.destination.family(family)
                  and any(s.protocol in protocols for s in r.services)]
-        whole = tuple(zone.family(family))
-        for active, sources in sorted(_stretches(sides).items(), key=lambda item: item[1][0]):
+        # rules from the whole zone and rules from part of it are cut apart: a host's rule must
+        # not split every zone-wide rule of the chain into pieces of the zone
+        wide = [k for intervals, k in sides if intervals == whole]
+        stretches = _stretches([side for side in sides if side[0] != whole])
+        if wide:
+            stretches[frozenset(wide)] = list(whole)
+        for active, sources in sorted(stretches.items(), key=lambda item: (tuple(item[1]) != whole, item[1][0])):
             sources = tuple(sources)
             by_egress: dict[str, list[int]] = defaultdict(list)
             for k in sorted(active):

@@ -48,13 +48,17 @@ class Interface(NamedTuple):
 
 class Rule(NamedTuple):
     """Traffic one device permits: new connections from `source` (in `source_zone`, arriving on
-    `ingress`) to `destination` (in `destination_zone`, leaving by `egress`) on `services`."""
+    `ingress`) to `destination` (in `destination_zones`, leaving by `egress`) on `services`.
+
+    One rule per flow, source zone, ingress and egress: a flow from one zone to several zones the
+    device reaches through the same interface is one rule (the union of the destinations; exact,
+    since the source is the same)."""
 
     flow: int  # index into `CompiledIntent.flows`
     ingress: str
     egress: str
     source_zone: str
-    destination_zone: str
+    destination_zones: tuple[str, ...]
     source: AddressSet
     destination: AddressSet
     services: tuple[L4, ...]
@@ -128,31 +132,53 @@ def compile_intent(policy: Policy, revision: Revision) -> CompiledIntent:
     flows = tuple(FlowInfo(f"{files.get(f.span.file, f.span.file)}:{f.span.line}", f.span, f.log, f.justification)
                   for f in policy.flows)
     rules: dict[str, list[Rule]] = {name: [] for name in where.devices}
-    services_of: dict[tuple[str, ...], tuple[L4, ...]] = {}
+    services_of: dict[tuple, tuple[L4, ...]] = {}  # (service names, families) -> packets
+    crossings = where.crossings
+    make = Rule._make
     for index, (flow, packets) in enumerate(zip(policy.flows, place.packets.flows())):
         pairs = place.zone_pairs(packets)
         if not pairs:
             continue
-        names = tuple(r.name for r in flow.services)
-        services = services_of.get(names)
-        if services is None:
-            services = services_of[names] = service_packets(policy, names)
+        names = tuple([r.name for r in flow.services])
+        groups: dict[tuple[str, str, str, str], list] = {}  # (device, source zone, ingress, egress) -> pairs
         for pair in pairs:
-            for crossing in where.crossings(pair.source_zone, pair.destination_zone):
-                rules[crossing.device].append(Rule(
-                    index, crossing.ingress.key, crossing.egress.key, pair.source_zone, pair.destination_zone,
-                    pair.source, pair.destination, _in_families(services, pair.families), flow.log))
+            zs = pair.source_zone
+            for device, ingress, egress in crossings(zs, pair.destination_zone):
+                key = (device, zs, ingress, egress)
+                found = groups.get(key)
+                if found is None:
+                    groups[key] = [pair]
+                else:
+                    found.append(pair)
+        for (device, zs, ingress, egress), members in groups.items():
+            families = 0
+            for pair in members:
+                families |= pair.families
+            key = (names, families)
+            services = services_of.get(key)
+            if services is None:
+                services = services_of[key] = _in_families(service_packets(policy, names), families)
+            if len(members) == 1:
+                pair = members[0]
+                rules[device].append(make((index, ingress, egress, zs, (pair.destination_zone,), pair.source,
+                                           pair.destination, services, flow.log)))
+                continue
+            sources = {id(pair.source): pair.source for pair in members}
+            source = members[0].source if len(sources) == 1 else AddressSet.union(sources.values())
+            destination = AddressSet.union(pair.destination for pair in members)
+            rules[device].append(make((index, ingress, egress, zs, tuple(sorted(p.destination_zone for p in members)),
+                                       source, destination, services, flow.log)))
     devices = {}
     for name, device in where.devices.items():
         own = rules[name]
-        own.sort(key=lambda r: (r.ingress, r.source_zone, r.egress, r.destination_zone, r.flow))
+        own.sort(key=lambda r: (r.ingress, r.source_zone, r.egress, r.destination_zones, r.flow))
         interfaces = tuple(Interface(b.key, b.port, b.zone.name if b.zone else None, b.link.name if b.link else None,
                                      b.span) for b in device.bindings)
         zones = {i.zone for i in interfaces if i.zone}
         arrivals: dict[str, set[str]] = {}
         for rule in own:
             zones.add(rule.source_zone)
-            zones.add(rule.destination_zone)
+            zones.update(rule.destination_zones)
             arrivals.setdefault(rule.ingress, set()).add(rule.source_zone)
         devices[name] = DeviceIntent(
             name=name, kind=device.backend.value, role=device.role.value, span=device.span,

@@ -79,10 +79,19 @@ class Placement:
         self.packets = policy_packets(policy)
         self.topology: Topology = topology(policy)
         self.shares = Shares(self.packets)
+        self._pairs: dict[tuple[int, int, int], list[ZonePair]] = {}
 
     def zone_pairs(self, flow: FlowPackets) -> list[ZonePair]:
+        """The zone pairs of a flow (memoised: flows naming the same sides share them)."""
         if flow.empty:
             return []
+        key = (flow.source.id, flow.destination.id, flow.services.families)
+        found = self._pairs.get(key)
+        if found is None:
+            found = self._pairs[key] = self._zone_pairs(flow)
+        return found
+
+    def _zone_pairs(self, flow: FlowPackets) -> list[ZonePair]:
         services = flow.services.families
         pairs = []
         for zs, source in self.shares.of(flow.source):
@@ -113,10 +122,16 @@ def unenforceable_flows(policy: Policy) -> list[Diagnostic]:
     place = placement(policy)
     where = place.topology
     findings = []
+    unplaced: dict[tuple[str, str], str | None] = {}
+    connected = len(set(where.component.values())) <= 1
+    unattached = {name for name in policy.zones if name not in where.attachments}
     for flow, packets in zip(policy.flows, place.packets.flows()):
+        if connected and not (unattached & (packets.source.owners | packets.destination.owners)):
+            continue  # every zone the flow can touch is on one connected device graph (owners: a superset)
         problems = []
         for pair in place.zone_pairs(packets):
-            reason = where.unplaced(pair.source_zone, pair.destination_zone)
+            key = (pair.source_zone, pair.destination_zone)
+            reason = unplaced[key] if key in unplaced else unplaced.setdefault(key, where.unplaced(*key))
             if reason is not None:
                 problems.append((pair, reason))
         if not problems:

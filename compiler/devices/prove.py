@@ -192,7 +192,7 @@ def intent_rule_for(device: DeviceIntent, ds: DeviceSpace, packet: DevicePacket)
     for rule in device.rules:
         if ds.contains(rule_set(ds, rule, sets), packet._replace(state="new")):
             info = device.flows[rule.flow]
-            return f"{info.location} ({rule.source_zone} -> {rule.destination_zone}, in by {rule.ingress}, " \
+            return f"{info.location} ({rule.source_zone} -> {', '.join(rule.destination_zones)}, in by {rule.ingress}, " \
                    f"out by {rule.egress})"
     return ""
 

@@ -28,11 +28,12 @@ class Attachment(NamedTuple):
 
 
 class Crossing(NamedTuple):
-    """Traffic crossing one device: in by one interface or port, out by another."""
+    """Traffic crossing one device: in by one interface or port, out by another (their names,
+    `Binding.key`)."""
 
     device: str
-    ingress: Binding
-    egress: Binding
+    ingress: str
+    egress: str
 
 
 class Topology:
@@ -130,6 +131,9 @@ class Topology:
 
     # ---- paths -------------------------------------------------------------------------
 
+    def _components_of(self, zone: str) -> set[int]:
+        return {self.component[a.device] for a in self.attachments.get(zone, ())}
+
     def nearest(self, start: str, zone: str) -> tuple[tuple[str, ...], ...]:
         """Device paths from `start` to the devices nearest to it that `zone` is attached to (one
         path each; the first by device names among equally short ones)."""
@@ -171,19 +175,21 @@ class Topology:
                 for attachment in self.attachments.get(source, ()):
                     for path in self.nearest(attachment.device, destination):
                         last = path[-1]
-                        exits = [a.binding for a in self.attachments[destination] if a.device == last]
+                        exits = [a.binding.key for a in self.attachments[destination] if a.device == last]
                         for i, device in enumerate(path):
-                            ingress = attachment.binding if i == 0 else self.links[device][path[i - 1]]
-                            for egress in (exits if i == len(path) - 1 else [self.links[device][path[i + 1]]]):
+                            ingress = attachment.binding.key if i == 0 else self.links[device][path[i - 1]].key
+                            for egress in (exits if i == len(path) - 1 else [self.links[device][path[i + 1]].key]):
                                 out.add(Crossing(device, ingress, egress))
-            found = self._crossings[key] = tuple(sorted(out, key=lambda c: (c.device, c.ingress.key, c.egress.key)))
+            found = self._crossings[key] = tuple(sorted(out))
         return found
 
     def unplaced(self, source: str, destination: str) -> str | None:
         """Why no device path carries traffic from zone `source` to zone `destination`, or None."""
-        if source == destination or self.crossings(source, destination):
+        if source == destination:
             return None
         unbound = [z for z in (source, destination) if z not in self.attachments]
+        if not unbound and self._components_of(source) & self._components_of(destination):
+            return None
         if unbound:
             return " and ".join(f"zone '{z}'" for z in unbound) + (" is" if len(unbound) == 1 else " are") + \
                 " bound to no device"

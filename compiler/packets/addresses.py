@@ -130,6 +130,16 @@ class AddressSet:
     def __bool__(self) -> bool:
         return bool(self.v4 or self.v6)
 
+    @staticmethod
+    def union(sets: Iterable["AddressSet"]) -> "AddressSet":
+        """The union of many sets, merged once."""
+        v4: list[tuple[int, int]] = []
+        v6: list[tuple[int, int]] = []
+        for a in sets:
+            v4.extend(a.v4)
+            v6.extend(a.v6)
+        return AddressSet(tuple(_merge(v4)), tuple(_merge(v6)))
+
     def __or__(self, other: "AddressSet") -> "AddressSet":
         return AddressSet.of(list(self.blocks()) + list(other.blocks()))
 
