@@ -297,8 +297,8 @@ def test_the_readme_compile_example(tmp_path):
     result = run_septum(*command.split()[1:], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     first, second = result.stdout.splitlines()
-    shown = readme.split(f"$ {command}\n", 1)[1].splitlines()[:2]
+    shown = [line.strip() for line in readme.split(f"$ {command}\n", 1)[1].splitlines()[:2]]
     assert first.split(": ")[:3] == shown[0].split(": ")[:3]  # device, what was written, where
     assert first.endswith("; proven equal to the intent in a kernel") and shown[0].endswith(
         "; proven equal to the intent in a kernel")
-    assert second == shown[1].strip() == "septum compile: 1 of 1 device written to build/septum"
+    assert second == shown[1] == "septum compile: 1 of 1 device written to build/septum"

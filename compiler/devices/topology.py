@@ -5,7 +5,8 @@ A device's interface (or switch port) is either bound to a zone (`interface eth1
 linked to another device (`interface eth9 link dist-rtr`). Both ends of a link declare it. Traffic
 from zone A to zone B enters the device network at an attachment of A and leaves at the nearest
 attachment of B: from every device A is attached to, the shortest device path (fewest devices;
-among equal ones the first by device names) to a device B is attached to. Every device on such a
+at each device, the next is the first by name of the neighbours nearer to the destination) to
+each nearest device B is attached to. Every device on such a
 path enforces the traffic, from the interface it arrives on to the one it leaves by; a device
 enforces nothing else. Traffic inside one zone crosses no device.
 """
@@ -83,6 +84,8 @@ class Topology:
         self.component = self._components()
         self._nearest: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
         self._crossings: dict[tuple[str, str], tuple[Crossing, ...]] = {}
+        self._routes: dict[tuple[str, str], tuple] = {}
+        self._towards: dict[str, tuple[dict[str, int], dict[str, str]]] = {}
         self._check_attachments()
 
     # ---- the device graph -------------------------------------------------------------
@@ -134,33 +137,46 @@ class Topology:
     def _components_of(self, zone: str) -> set[int]:
         return {self.component[a.device] for a in self.attachments.get(zone, ())}
 
+    def _toward(self, target: str) -> tuple[dict[str, int], dict[str, str]]:
+        """Distances to device `target` over links, and each device's next hop towards it: of the
+        neighbours one step nearer, the first by name."""
+        found = self._towards.get(target)
+        if found is None:
+            distance = {target: 0}
+            queue = deque([target])
+            while queue:
+                here = queue.popleft()
+                for peer in self.neighbours(here):
+                    if peer not in distance:
+                        distance[peer] = distance[here] + 1
+                        queue.append(peer)
+            step = {}
+            for device, d in distance.items():
+                if d:
+                    step[device] = next(p for p in self.neighbours(device) if distance.get(p) == d - 1)
+            found = self._towards[target] = (distance, step)
+        return found
+
     def nearest(self, start: str, zone: str) -> tuple[tuple[str, ...], ...]:
         """Device paths from `start` to the devices nearest to it that `zone` is attached to (one
-        path each; the first by device names among equally short ones)."""
+        path each, stepping at each device to the first by name of the neighbours nearer)."""
         key = (start, zone)
         found = self._nearest.get(key)
         if found is None:
-            targets = {a.device for a in self.attachments.get(zone, ())}
-            previous: dict[str, str | None] = {start: None}
-            layer = [start]
-            hits: list[str] = []
-            while layer:
-                hits = [device for device in layer if device in targets]
-                if hits:
-                    break
-                following = []
-                for here in layer:
-                    for peer in self.neighbours(here):
-                        if peer not in previous:
-                            previous[peer] = here
-                            following.append(peer)
-                layer = following
+            reach = []
+            for target in sorted({a.device for a in self.attachments.get(zone, ())}):
+                distance, _ = self._toward(target)
+                if start in distance:
+                    reach.append((distance[start], target))
             paths = []
-            for hit in sorted(hits):
-                path = [hit]
-                while previous[path[-1]] is not None:
-                    path.append(previous[path[-1]])
-                paths.append(tuple(reversed(path)))
+            for d, target in reach:
+                if d != min(reach)[0]:
+                    continue
+                step = self._toward(target)[1]
+                path = [start]
+                while path[-1] != target:
+                    path.append(step[path[-1]])
+                paths.append(tuple(path))
             found = self._nearest[key] = tuple(paths)
         return found
 
@@ -173,14 +189,27 @@ class Topology:
             out: set[Crossing] = set()
             if source != destination:
                 for attachment in self.attachments.get(source, ()):
-                    for path in self.nearest(attachment.device, destination):
-                        last = path[-1]
-                        exits = [a.binding.key for a in self.attachments[destination] if a.device == last]
-                        for i, device in enumerate(path):
-                            ingress = attachment.binding.key if i == 0 else self.links[device][path[i - 1]].key
-                            for egress in (exits if i == len(path) - 1 else [self.links[device][path[i + 1]].key]):
-                                out.add(Crossing(device, ingress, egress))
+                    first = attachment.binding.key
+                    for device, ingress, egress in self._route(attachment.device, destination):
+                        out.add(Crossing(device, first if ingress is None else ingress, egress))
             found = self._crossings[key] = tuple(sorted(out))
+        return found
+
+    def _route(self, start: str, destination: str) -> tuple[tuple[str, str | None, str], ...]:
+        """The crossings from device `start` to zone `destination`, the first ingress left open
+        (None: it is the binding the traffic enters by)."""
+        key = (start, destination)
+        found = self._routes.get(key)
+        if found is None:
+            out = []
+            for path in self.nearest(start, destination):
+                last = path[-1]
+                exits = [a.binding.key for a in self.attachments[destination] if a.device == last]
+                for i, device in enumerate(path):
+                    ingress = None if i == 0 else self.links[device][path[i - 1]].key
+                    for egress in (exits if i == len(path) - 1 else [self.links[device][path[i + 1]].key]):
+                        out.append((device, ingress, egress))
+            found = self._routes[key] = tuple(out)
         return found
 
     def unplaced(self, source: str, destination: str) -> str | None:
