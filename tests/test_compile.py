@@ -245,7 +245,8 @@ def test_prove_the_reference_hospital(tmp_path):
 
 
 def test_a_wrong_config_is_caught_by_the_proof(tree, monkeypatch):
-    """A generator bug (here: one set element dropped) is a counterexample, exit 3, nothing written."""
+    """A generator bug (here: one set element with the wrong port) is a counterexample, exit 3,
+    nothing written."""
     require_live("nft", "unshare")
     from septum.backends.nftables import render as nft_render
 
@@ -254,10 +255,8 @@ def test_a_wrong_config_is_caught_by_the_proof(tree, monkeypatch):
     def broken(device, options):
         output = original(device, options)
         text = output.files[0].data.decode()
-        lines = text.splitlines(keepends=True)
-        victim = next(i for i, line in enumerate(lines) if ". tcp . 443" in line)
-        output.files[0] = type(output.files[0])(output.files[0].name, "".join(lines[:victim] + lines[victim + 1:])
-                                                .encode())
+        assert text.count(". tcp . 443 ") == 1
+        output.files[0] = type(output.files[0])(output.files[0].name, text.replace(". tcp . 443 ", ". tcp . 444 ").encode())
         return output
 
     monkeypatch.setattr(nft_render, "render", broken)
@@ -268,11 +267,14 @@ def test_a_wrong_config_is_caught_by_the_proof(tree, monkeypatch):
     assert outcome.status == "failed" and not (path.parent / "out").exists()
     assert [d.code for d in outcome.diagnostics] == ["E605"]
     proof = outcome.proof
-    assert proof.problem == "intended but blocked"
+    assert proof.problem == "allowed but not intended"
     packet = proof.counterexample
-    assert (packet.ingress, packet.egress, packet.packet.protocol, packet.packet.port) == ("eth1", "eth2", "tcp", 443)
-    assert proof.intent_rule.startswith("p.septum:6 (a -> b, in by eth1, out by eth2)")
-    assert "policy drop" in proof.target_rule
+    assert (packet.ingress, packet.egress, packet.state, packet.packet.protocol, packet.packet.port) == (
+        "eth1", "eth2", "new", "tcp", 444)
+    assert proof.intent_rule == ""  # no zone-file line allows it
+    assert proof.target_rule.startswith("chain from-a.eth1 rule ") and proof.target_rule.split(" (")[1].startswith(
+        "handle") and " accept" in proof.target_rule
+    assert "no rule of the zone files allows it" in proof.describe()
 
 
 def test_synthetic_multi_device_policy_is_proven(tmp_path):

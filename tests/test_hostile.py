@@ -61,8 +61,8 @@ def test_hostile_strings_cannot_add_a_statement_the_kernel_runs(tmp_path):
     [device] = result.devices
     assert device.proof is not None and device.proof.equal, device.proof and device.proof.describe()
     config = tmp_path / "out" / "fw.nft"
-    script = ('nft -f - <<"EOF"\ntable inet canary { chain keep { type filter hook forward priority 10; '
-              'policy accept; counter } }\nEOF\n'
+    script = ('nft -f - <<"EOF" || exit 9\ntable inet canary {\n chain keep {\n  type filter hook forward priority 10; '
+              'policy accept;\n  counter\n }\n}\nEOF\n'
               'nft -f "$1" && nft -j list ruleset')
     listing = subprocess.run(["unshare", "--net", "--", "sh", "-c", script, "sh", str(config)], capture_output=True,
                              text=True, timeout=120)
@@ -74,4 +74,4 @@ def test_hostile_strings_cannot_add_a_statement_the_kernel_runs(tmp_path):
     assert len(canary) == 1 and [o for o in objects if "chain" in o and o["chain"]["table"] == "canary"][0][
         "chain"]["name"] == "keep"
     chains = sorted(o["chain"]["name"] for o in objects if "chain" in o and o["chain"]["table"] == "septum")
-    assert chains == ["forward", "from-a.eth1", "from-b.eth2"]
+    assert chains == ["forward", "from-a.eth1", "from-b.eth2", "stateless"]

@@ -28,14 +28,18 @@ Semantics implemented:
   matches and `ct state in a,b` matches either.
 * Implicit dependencies of an `inet` table (nft adds them to the kernel's bytecode and hides them
   when it lists the rule): `ip ...` only matches IPv4, `ip6 ...` only IPv6, `tcp dport` only tcp,
-  `udp dport` only udp, `icmp ...` only ICMP over IPv4, `icmpv6 ...` only ICMPv6 over IPv6.
+  `udp dport` only udp, `icmp ...` only ICMP over IPv4, `icmpv6 ...` only ICMPv6 over IPv6. The
+  listing also renames a payload by the protocol a hidden match fixed: `meta l4proto tcp th dport
+  22` is listed `tcp dport 22` (the same thing); `icmp type X th dport 5` is listed `icmp type X
+  icmp checksum 5` (refused); `ip protocol tcp th dport 22` is listed `ip protocol tcp tcp dport 22`
+  with no l4proto test in the kernel, which is one reason `ip protocol` is refused.
 * `th dport` has no dependency: it reads bytes 2-3 of any transport header. For tcp and udp
   that is the destination port; for icmp and icmpv6 it is the checksum, which the packet space
   does not hold. Conditions are therefore three-valued (true, false, unknown: Kleene logic, per
   concatenated element and across a rule's matches): `meta l4proto . th dport { tcp . 443 }` is
   false for ICMP whatever its checksum, so exact. A verdict that would depend on an unknown value
   for a packet that reaches the rule raises `Unsupported`.
-* A `jump`/`goto` loop raises `Unsupported` (the kernel refuses them at load, too).
+* A `jump`/`goto` loop that packets follow raises `Unsupported` (the kernel refuses any loop at load).
 
 Refused (`Unsupported`, naming the chain, the rule's position and handle, and the expression):
 any other expression or statement (marks, fib, raw payloads, `ip protocol`, limits, quotas, NAT,
@@ -51,6 +55,11 @@ Outside the proof, by construction of the space: packets of other protocols (a r
 protocol match accepts them too), source ports, TCP flags, fragments, and the other tables of
 the kernel (only `table inet NAME` is read).
 
+Sets are built once each (per named set, per anonymous set, per field value): the elements of a
+set as a trie over their components in BDD variable order, each level's union taken pairwise.
+The interpreter of a document is kept with its `DeviceSpace` (weakly), so `trace` after
+`accepted` reuses it; a document must not be changed after it has been interpreted.
+
 Public API: `Unsupported`, `interface_names`, `accepted`, `trace`.
 """
 
@@ -62,7 +71,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from septum.compiler.devices.prove import OTHER, STATES, DeviceSpace, DevicePacket
-from septum.compiler.packets.addresses import WIDTH, AddressSet, parse_cidr
+from septum.compiler.packets.addresses import WIDTH, parse_cidr
 
 
 class Unsupported(Exception):
