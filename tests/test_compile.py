@@ -304,3 +304,16 @@ def test_the_readme_compile_example(tmp_path):
     assert first.endswith("; proven equal to the intent in a kernel") and shown[0].endswith(
         "; proven equal to the intent in a kernel")
     assert second == shown[1] == "septum compile: 1 of 1 device written to build/septum"
+
+
+def test_icmp_conntrack_cannot_track_is_proven_as_intended(tree):
+    """Invalid packets are dropped, but ICMP conntrack cannot admit as new is judged by the policy:
+    the proof holds both ways for a service of ICMP errors and one of all ICMP (and ICMPv6)."""
+    require_live("nft", "unshare")
+    extra = ("service unreachable { icmp type 3 }\nservice any-icmp { icmp; icmpv6 }\n"
+             "allow a -> b : unreachable\nallow b -> a : any-icmp log\n")
+    path = tree({"p.septum": BASE.replace("zone b { networks 10.0.2.0/24 }",
+                                          "zone b { networks 10.0.2.0/24, fd00:2::/64 }") + DEVICES + extra})
+    result = compile_policy(path, None, verify=False, prove=True)
+    [outcome] = result.devices
+    assert outcome.proof is not None and outcome.proof.equal, outcome.proof and outcome.proof.describe()
