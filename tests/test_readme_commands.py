@@ -37,7 +37,7 @@ def _run(command: str, cwd: Path) -> subprocess.CompletedProcess:
 def _readme_command(what: str) -> str:
     for line in (ROOT / "README.md").read_text().splitlines():
         if line.startswith(f"| {what}"):
-            return line.split("`")[1]
+            return line.split("`")[-2]  # the command column, last
     raise AssertionError(f"the README's table has no row starting {what!r}")
 
 
