@@ -18,6 +18,9 @@ PASS / OVER.
     python benchmarks/bench.py --quick    # the small ones only
     python benchmarks/bench.py --json > figures.json
     python benchmarks/bench.py --only diff10k   # `septum diff` of two 10k-flow revisions (< 3 s)
+
+`septum compile` (time on top of check, ruleset sizes, nft load time and per-packet cost beside a
+flat encoding) is measured by benchmarks/compile_bench.py, which reuses this module's runner.
 """
 
 from __future__ import annotations
