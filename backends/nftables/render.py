@@ -156,13 +156,25 @@ def _own_rule_flows(device: DeviceIntent) -> set[int]:
             own.add(rule.flow)
             continue
         pieces = len(rule.destination.v4) + len(rule.destination.v6)
-        sources = 1 if rule.source == zones.get(rule.source_zone) else len(rule.source.v4) + len(rule.source.v6)
-        as_elements[rule.flow] += pieces * sources * len(rule.services)
-        seen = destinations.setdefault(rule.flow, set())
-        for key, cost in (((rule.ingress, rule.source_zone), 2 + sources), ((rule.egress, rule.destination), pieces)):
-            if key not in seen:  # a rule per chain; each destination once, in a set the chains share
-                seen.add(key)
-                as_rules[rule.flow] += cost
+        zone = zones[rule.source_zone]
+        source = rule.source
+        sources = 1 if source is zone or (source.v4 == zone.v4 and source.v6 == zone.v6) else \
+            len(source.v4) + len(source.v6)
+        flow = rule.flow
+        as_elements[flow] += pieces * sources * len(rule.services)
+        seen = destinations.get(flow)
+        if seen is None:
+            seen = destinations[flow] = set()
+        # a rule per chain; each destination once, in a set the chains share (one flow's rules to
+        # the same zones have the same destination addresses)
+        key = (rule.ingress, rule.source_zone)
+        if key not in seen:
+            seen.add(key)
+            as_rules[flow] += 2 + sources
+        key = (rule.egress, rule.destination_zones)
+        if key not in seen:
+            seen.add(key)
+            as_rules[flow] += pieces
     own.update(flow for flow, cost in as_elements.items() if cost > WIDE * as_rules[flow])
     return own
 

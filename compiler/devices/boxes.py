@@ -59,6 +59,22 @@ def _stretches(items: list[tuple[tuple[tuple[int, int], ...], int]]) -> dict[fro
     return {key: _merge(value) for key, value in out.items()}
 
 
+def _cuts(destinations: dict[int, tuple], members: list[int]) -> list[tuple[frozenset[int], tuple]]:
+    """The destinations of some rules cut into pieces covered by the same rules: rules with
+    equal destinations go together, and when the distinct destinations are disjoint (zones and
+    their hosts seldom overlap across rules of one egress) that is all; else a sweep."""
+    same: dict[tuple, list[int]] = {}
+    for k in members:
+        same.setdefault(destinations[k], []).append(k)
+    if len(same) > 1:
+        ordered = sorted((interval, key) for key in same for interval in key)
+        for ((_, last), _), ((following, _), _) in zip(ordered, ordered[1:]):
+            if following <= last:
+                return sorted(((covering, tuple(pieces)) for covering, pieces in
+                               _stretches([(destinations[k], k) for k in members]).items()), key=lambda c: c[1][0])
+    return sorted(((frozenset(ks), key) for key, ks in same.items()), key=lambda c: c[1][0])
+
+
 def disjoint_boxes(rules: Iterable[Rule], zone: AddressSet) -> list[Box]:
     """The rules of one (ingress, source zone) as disjoint boxes; `zone` is the source zone's
     addresses (a box whose source is all of them is `wide`)."""
@@ -67,31 +83,39 @@ def disjoint_boxes(rules: Iterable[Rule], zone: AddressSet) -> list[Box]:
     for family in (4, 6):
         protocols = PROTOCOLS[family]
         whole = tuple(zone.family(family))
-        sides = [(r.source.family(family), k) for k, r in enumerate(rules)
-                 if r.source.family(family) and r.destination.family(family)
-                 and any(s.protocol in protocols for s in r.services)]
+        sources: dict[int, tuple] = {}
+        destinations: dict[int, tuple] = {}
+        runs_of: dict[int, list[L4]] = {}
+        for k, r in enumerate(rules):
+            source, destination = r.source.family(family), r.destination.family(family)
+            if source and destination:
+                runs = [s for s in r.services if s.protocol in protocols]
+                if runs:
+                    sources[k], destinations[k], runs_of[k] = source, destination, runs
         # rules from the whole zone and rules from part of it are cut apart: a host's rule must
         # not split every zone-wide rule of the chain into pieces of the zone
-        wide = [k for intervals, k in sides if intervals == whole]
-        stretches = _stretches([side for side in sides if side[0] != whole])
+        wide = [k for k, source in sources.items() if source == whole]
+        stretches = _stretches([(source, k) for k, source in sources.items() if source != whole])
         if wide:
             stretches[frozenset(wide)] = list(whole)
-        for active, sources in sorted(stretches.items(), key=lambda item: (tuple(item[1]) != whole, item[1][0])):
-            sources = tuple(sources)
+        for active, stretch in sorted(stretches.items(), key=lambda item: (tuple(item[1]) != whole, item[1][0])):
+            stretch = tuple(stretch)
             by_egress: dict[str, list[int]] = defaultdict(list)
             for k in sorted(active):
                 by_egress[rules[k].egress].append(k)
             for egress in sorted(by_egress):
-                members = by_egress[egress]
-                cuts = _stretches([(rules[k].destination.family(family), k) for k in members])
-                for covering, destinations in sorted(cuts.items(), key=lambda item: item[1][0]):
-                    runs: dict[str, list[tuple[int, int]]] = defaultdict(list)
-                    for k in covering:
-                        for s in rules[k].services:
-                            if s.protocol in protocols:
+                for covering, pieces in _cuts(destinations, by_egress[egress]):
+                    if len(covering) == 1:
+                        [k] = covering
+                        services = tuple(runs_of[k])
+                        flows = (rules[k].flow,)
+                    else:
+                        runs: dict[str, list[tuple[int, int]]] = defaultdict(list)
+                        for k in covering:
+                            for s in runs_of[k]:
                                 runs[s.protocol].append((s.low, s.high))
-                    services = tuple(L4(p, low, high) for p in protocols if p in runs for low, high in _merge(runs[p]))
-                    if services:
-                        boxes.append(Box(family, sources, sources == whole, egress, tuple(destinations), services,
-                                         tuple(sorted({rules[k].flow for k in covering}))))
+                        services = tuple(L4(p, low, high) for p in protocols if p in runs
+                                         for low, high in _merge(runs[p]))
+                        flows = tuple(sorted({rules[k].flow for k in covering}))
+                    boxes.append(Box(family, stretch, stretch == whole, egress, pieces, services, flows))
     return boxes

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import multiprocessing
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..collector import paused
 from ..diagnostics import Diagnostic, exit_status
 from ..files import write_atomically
 from .backend import BackendFailure, Options, ProofUnavailable, backend_for, known_kinds
@@ -88,23 +91,28 @@ def compile_policy(path: Path, out: Path | None, devices: tuple[str, ...] = (), 
                    as_of: dt.date | None = None, disabled: frozenset[str] = frozenset(), prove: bool = False,
                    options: Options | None = None) -> CompileResult:
     """Compile the policy under `path`; write each device's files into `out` (None: write nothing)."""
-    options = options or Options()
+    with paused(settle_after=True):  # millions of small objects and no cycles: a collection would walk them for nothing
+        return _compile_policy(path, out, devices, verify, as_of, disabled, prove, options or Options())
+
+
+def _compile_policy(path: Path, out: Path | None, devices: tuple[str, ...], verify: bool, as_of: dt.date | None,
+                    disabled: frozenset[str], prove: bool, options: Options) -> CompileResult:
     _, result = load_and_compile(path, devices, verify, as_of, disabled)
     if result.intent is None:
         return result
-    wanted = set(devices) or set(result.intent.devices)
-    for name, device in result.intent.devices.items():
-        if name not in wanted:
-            continue
-        outcome = compile_device(device, options, prove)
-        result.devices.append(outcome)
-        if outcome.status == "compiled" and out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            for artifact in outcome.artifacts:
-                target = out / artifact.name
-                write_atomically(target, artifact.data)
-                outcome.files.append(str(target))
-            outcome.status = "written"
+    wanted = [name for name in result.intent.devices if not devices or name in devices]
+    global _JOB
+    _JOB = (result.intent, options, prove, out)
+    try:
+        rules = sum(len(result.intent.devices[name].rules) for name in wanted)
+        workers = min(len(wanted), os.cpu_count() or 1) if rules >= PARALLEL_RULES else 1
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                result.devices = pool.map(_device_job, wanted, chunksize=1)
+        else:
+            result.devices = [_device_job(name) for name in wanted]
+    finally:
+        _JOB = None
     statuses = [0]
     for outcome in result.devices:
         if outcome.proof is not None and not outcome.proof.equal:
@@ -113,6 +121,27 @@ def compile_policy(path: Path, out: Path | None, devices: tuple[str, ...] = (), 
             statuses.append(1)
     result.status = max(statuses)
     return result
+
+
+# Devices are compiled in parallel (forked workers that share the compiled intent and write their
+# own files) once there is this much to render: below it, starting workers costs more.
+PARALLEL_RULES = 20_000
+_JOB = None  # (compiled intent, options, prove, output directory) for `_device_job`
+
+
+def _device_job(name: str) -> DeviceResult:
+    """Compile one device of `_JOB` and write its files; what comes back is small (no bytes)."""
+    intent, options, prove, out = _JOB
+    outcome = compile_device(intent.devices[name], options, prove)
+    if outcome.status == "compiled" and out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for artifact in outcome.artifacts:
+            target = out / artifact.name
+            write_atomically(target, artifact.data)
+            outcome.files.append(str(target))
+        outcome.status = "written"
+        outcome.artifacts = []  # written: a large policy's configs need not all be held at once
+    return outcome
 
 
 def compile_device(device, options: Options, prove: bool) -> DeviceResult:
