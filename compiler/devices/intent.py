@@ -133,17 +133,20 @@ def compile_intent(policy: Policy, revision: Revision) -> CompiledIntent:
                   for f in policy.flows)
     rules: dict[str, list[Rule]] = {name: [] for name in where.devices}
     services_of: dict[tuple, tuple[L4, ...]] = {}  # (service names, families) -> packets
-    crossings = where.crossings
+    crossings = where.crossings_uncached
     make = Rule._make
+    alone: dict[str, tuple[str]] = {}  # zone -> (zone,): one tuple for every rule to one zone
     for index, (flow, packets) in enumerate(zip(policy.flows, place.packets.flows())):
-        pairs = place.zone_pairs(packets)
+        if packets.empty:
+            continue
+        pairs = place._zone_pairs(packets)
         if not pairs:
             continue
         names = tuple([r.name for r in flow.services])
         groups: dict[tuple[str, str, str, str], list] = {}  # (device, source zone, ingress, egress) -> pairs
         for pair in pairs:
             zs = pair.source_zone
-            for device, ingress, egress in crossings(zs, pair.destination_zone):
+            for device, ingress, egress in crossings(zs, pair.destination_zone):  # may repeat a crossing
                 key = (device, zs, ingress, egress)
                 found = groups.get(key)
                 if found is None:
@@ -160,13 +163,17 @@ def compile_intent(policy: Policy, revision: Revision) -> CompiledIntent:
                 services = services_of[key] = _in_families(service_packets(policy, names), families)
             if len(members) == 1:
                 pair = members[0]
-                rules[device].append(make((index, ingress, egress, zs, (pair.destination_zone,), pair.source,
+                zd = pair.destination_zone
+                single = alone.get(zd)
+                if single is None:
+                    single = alone[zd] = (zd,)
+                rules[device].append(make((index, ingress, egress, zs, single, pair.source,
                                            pair.destination, services, flow.log)))
                 continue
             sources = {id(pair.source): pair.source for pair in members}
             source = members[0].source if len(sources) == 1 else AddressSet.union(sources.values())
             destination = AddressSet.union(pair.destination for pair in members)
-            rules[device].append(make((index, ingress, egress, zs, tuple(sorted(p.destination_zone for p in members)),
+            rules[device].append(make((index, ingress, egress, zs, tuple(sorted({p.destination_zone for p in members})),
                                        source, destination, services, flow.log)))
     devices = {}
     for name, device in where.devices.items():

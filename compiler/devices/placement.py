@@ -46,12 +46,23 @@ class Shares:
         self.packets = packets
         self._zone_addresses: dict[str, AddressSet] = {}
         self._shares: dict[int, tuple[tuple[str, AddressSet], ...]] = {}
+        self._only: dict[tuple[int, int], tuple[AddressSet, AddressSet]] = {}  # keeps the source alive
 
     def zone_addresses(self, zone: str) -> AddressSet:
         found = self._zone_addresses.get(zone)
         if found is None:
             found = self._zone_addresses[zone] = AddressSet.of(self.packets.endpoint_blocks(zone))
         return found
+
+    def only(self, addresses: AddressSet, families: int) -> AddressSet:
+        """The addresses of these families (one object per set and families: they are shared)."""
+        if families == V4 | V6:
+            return addresses
+        key = (id(addresses), families)
+        found = self._only.get(key)
+        if found is None:
+            found = self._only[key] = (_only(addresses, families), addresses)
+        return found[0]
 
     def of(self, part: Part) -> tuple[tuple[str, AddressSet], ...]:
         """(zone, the part's addresses in it), by zone name."""
@@ -92,6 +103,8 @@ class Placement:
         return found
 
     def _zone_pairs(self, flow: FlowPackets) -> list[ZonePair]:
+        """`zone_pairs`, not memoised (for one pass over the flows: the pairs are not kept)."""
+        only = self.shares.only
         services = flow.services.families
         pairs = []
         for zs, source in self.shares.of(flow.source):
@@ -103,7 +116,7 @@ class Placement:
                     continue
                 families = source_families & _families(destination)
                 if families:
-                    pairs.append(ZonePair(zs, zd, _only(source, families), _only(destination, families), families))
+                    pairs.append(ZonePair(zs, zd, only(source, families), only(destination, families), families))
         return pairs
 
 

@@ -195,6 +195,16 @@ class Topology:
             found = self._crossings[key] = tuple(sorted(out))
         return found
 
+    def crossings_uncached(self, source: str, destination: str):
+        """`crossings` for one pass over many zone pairs: nothing kept per pair, unsorted, and a
+        crossing may come more than once (from two attachments on one device)."""
+        if source == destination:
+            return
+        for attachment in self.attachments.get(source, ()):
+            first = attachment.binding.key
+            for device, ingress, egress in self._route(attachment.device, destination):
+                yield device, first if ingress is None else ingress, egress
+
     def _route(self, start: str, destination: str) -> tuple[tuple[str, str | None, str], ...]:
         """The crossings from device `start` to zone `destination`, the first ingress left open
         (None: it is the binding the traffic enters by)."""
