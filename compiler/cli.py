@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from .files import write_atomically
+from .cli_options import AS_OF_OPTION, DISABLE_OPTION, PATH_ARG, as_of_date
 from .guard import guard as _guard, say
 
 
@@ -22,9 +23,6 @@ def _version() -> str:
     return __version__
 
 
-PATH_ARG = click.argument(
-    "path", required=False, default="zones", type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path)
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,32 +44,14 @@ def _formats() -> list[str]:
     return list(FORMATS)
 
 
-def _check_names() -> list[str]:
-    from .verify.names import BASELINE
-
-    return BASELINE
-
-
-def _date(value: str | None):
-    import datetime as dt
-
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date; write YYYY-MM-DD", param_hint="--as-of") from None
-
-
 @main.command()
 @PATH_ARG
 @click.option("--format", "output_format", type=click.Choice(_formats()), default="human", show_default=True,
               help="human: snippets with carets; json: stable report; sarif: SARIF 2.1.0 for code scanning; "
                    "markdown: a pull-request comment; github: workflow annotations.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
-@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Judge waiver expiry as of this date (default: today).")
-@click.option("--disable", "disabled", multiple=True, type=click.Choice(_check_names()), metavar="CHECK",
-              help="Turn off a baseline check by name (repeatable): " + ", ".join(_check_names()) + ".")
+@AS_OF_OPTION
+@DISABLE_OPTION
 @click.option("--no-verify", is_flag=True, help="Only parse and validate; skip assertions and checks.")
 @_guard
 def check(path: Path, output_format: str, strict: bool, as_of: str | None, disabled: tuple[str, ...],
@@ -88,7 +68,7 @@ def check(path: Path, output_format: str, strict: bool, as_of: str | None, disab
 
     import gc
 
-    when = _date(as_of)
+    when = as_of_date(as_of)
     result = load_policy(path, graph=False)
     if not no_verify and result.exit_status() != 2:
         from .verify import verify

@@ -14,22 +14,11 @@ from pathlib import Path
 
 import click
 
+from .cli_options import AS_OF_OPTION, DISABLE_OPTION, PATH_ARG, as_of_date
 from .guard import guard as _guard, say
 
-PATH_ARG = click.argument(
-    "path", required=False, default="zones", type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path)
-)
 
 
-def _date(value: str | None):
-    import datetime as dt
-
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date; write YYYY-MM-DD", param_hint="--as-of") from None
 
 
 def _device_line(outcome) -> str:
@@ -86,8 +75,8 @@ def _result_json(result) -> str:
 @click.option("--no-verify", is_flag=True,
               help="Compile even though verification finds problems (assertions, baseline checks). Input errors, "
                    "overlapping zones, hosts outside their zone and topology errors still stop it.")
-@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Judge waiver expiry as of this date (default: today).")
-@click.option("--disable", "disabled", multiple=True, metavar="CHECK", help="Turn off a baseline check (repeatable).")
+@AS_OF_OPTION
+@DISABLE_OPTION
 @_guard
 def compile_command(path: Path, devices: tuple[str, ...], out: Path, output_format: str, prove: bool, no_verify: bool,
                     as_of: str | None, disabled: tuple[str, ...]) -> None:
@@ -104,7 +93,7 @@ def compile_command(path: Path, devices: tuple[str, ...], out: Path, output_form
     from .devices.pipeline import compile_policy
     from .render import render_diagnostic, render_human
 
-    result = compile_policy(path, out, devices, verify=not no_verify, as_of=_date(as_of),
+    result = compile_policy(path, out, devices, verify=not no_verify, as_of=as_of_date(as_of),
                             disabled=frozenset(disabled), prove=prove)
     if output_format == "json":
         say(_result_json(result))
@@ -140,7 +129,7 @@ def compile_command(path: Path, devices: tuple[str, ...], out: Path, output_form
 @click.option("--path", "path", default="zones", show_default=True, type=click.Path(exists=True, path_type=Path),
               help="The policy tree (it says which backend DEVICE has).")
 @click.option("--no-verify", is_flag=True, help="As for compile: apply even though verification finds problems.")
-@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Judge waiver expiry as of this date (default: today).")
+@AS_OF_OPTION
 @_guard
 def apply_command(device: str, config: Path | None, path: Path, no_verify: bool, as_of: str | None) -> None:
     """Apply DEVICE's configuration to the target on this machine, atomically.
@@ -155,7 +144,7 @@ def apply_command(device: str, config: Path | None, path: Path, no_verify: bool,
     from .devices.pipeline import compile_device, load_and_compile
     from .render import render_diagnostic, render_human
 
-    _, result = load_and_compile(path, (device,), verify=not no_verify, as_of=_date(as_of))
+    _, result = load_and_compile(path, (device,), verify=not no_verify, as_of=as_of_date(as_of))
     if result.message:
         click.echo(f"septum apply: error: {result.message}", err=True)
         sys.exit(result.status)
