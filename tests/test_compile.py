@@ -272,7 +272,7 @@ def test_a_wrong_config_is_caught_by_the_proof(tree, monkeypatch):
     assert (packet.ingress, packet.egress, packet.state, packet.packet.protocol, packet.packet.port) == (
         "eth1", "eth2", "new", "tcp", 444)
     assert proof.intent_rule == ""  # no zone-file line allows it
-    assert proof.target_rule.startswith("chain from-a.eth1 rule ") and proof.target_rule.split(" (")[1].startswith(
+    assert proof.target_rule.startswith("chain forward rule ") and proof.target_rule.split(" (")[1].startswith(
         "handle") and " accept" in proof.target_rule
     assert "no rule of the zone files allows it" in proof.describe()
 
@@ -317,3 +317,34 @@ def test_icmp_conntrack_cannot_track_is_proven_as_intended(tree):
     result = compile_policy(path, None, verify=False, prove=True)
     [outcome] = result.devices
     assert outcome.proof is not None and outcome.proof.equal, outcome.proof and outcome.proof.describe()
+
+
+def test_both_encodings_of_the_egress_are_proven(tree):
+    """Where each destination zone leaves by one interface, the egress is checked once (a set of
+    routes); a zone bound on two interfaces makes the sets match the egress themselves."""
+    require_live("nft", "unshare")
+    routed = tree({"p.septum": BASE + DEVICES + "host b1 in b { address 10.0.2.7 }\nallow a -> b1 : https log\n"})
+    [outcome] = compile_policy(routed, None, verify=False, prove=True).devices
+    text = outcome.artifacts[0].data.decode()
+    assert "oifname . ip daddr != @routes4 drop" in text and "oifname . ip daddr . " not in text
+    assert "iifname . ip saddr != @arrivals4 drop" in text
+    assert outcome.proof.equal, outcome.proof.describe()
+    twice = tree({"p.septum": BASE + "firewall fw nftables {\n  interface eth1 zone a\n  interface eth2 zone b\n"
+                  "  interface eth3 zone b\n}\n"})
+    [outcome] = compile_policy(twice, None, verify=False, prove=True).devices
+    text = outcome.artifacts[0].data.decode()
+    assert "@routes4" not in text and "ip saddr . oifname . ip daddr . meta l4proto . th dport @" in text
+    assert outcome.proof.equal, outcome.proof.describe()
+
+
+def test_a_zone_arriving_by_two_interfaces_is_proven(tree):
+    """A zone that reaches the device by two interfaces gets its rules in a chain per interface,
+    entered by the verdict map on `iifname . ip saddr`, so each interface allows only its own."""
+    require_live("nft", "unshare")
+    path = tree({"p.septum": BASE + "zone c { networks 10.0.3.0/24 }\nallow a -> c : https\n"
+                 "firewall fw nftables {\n  interface eth1 zone a\n  interface eth4 zone a\n  interface eth2 zone b\n"
+                 "  interface eth3 zone c\n}\n"})
+    [outcome] = compile_policy(path, None, verify=False, prove=True).devices
+    text = outcome.artifacts[0].data.decode()
+    assert "chain from-a.eth1 {" in text and "chain from-a.eth4 {" in text
+    assert outcome.proof.equal, outcome.proof.describe()

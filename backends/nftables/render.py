@@ -1,25 +1,29 @@
 """A device's compiled intent as an nftables ruleset (templates/ruleset.nft.j2).
 
-One `table inet` that Septum owns, hooked at forward, default drop:
+One `table inet` that Septum owns, hooked at forward, default drop. In the forward chain:
 
 * `ct state` first: established and related packets accepted (return traffic and ICMP errors of
   permitted connections); invalid packets dropped, except ICMP messages conntrack cannot track
   (anything but the request types), which the policy alone judges, as it does new packets;
-* the source zone classified once, together with the interface the packet arrived on: a verdict
-  map from `iifname . ip saddr` (`ip6 saddr`) to a chain per (source zone, ingress). A zone's
-  addresses are known only on the interfaces it arrives through, so a spoofed source finds no
-  chain and meets the policy (anti-spoofing);
-* in that chain, one lookup per kind of packet in interval sets of disjoint elements
-  `oifname . ip daddr . meta l4proto . th dport` (icmp: `icmp type . icmp code`), with `ip saddr`
-  in front where a flow allows only part of the zone: the rules of the chain as disjoint boxes;
-* except for logged flows and wide flows (a tag, group or `zones holding` selector that gives
-  the flow many zone pairs here; `WIDE`): each has a rule of its own in each chain it concerns,
-  over named sets of its destinations (`oifname . ip daddr`) and services that every chain
-  shares, so a flow between many zones costs a rule per source zone, not an element per zone pair.
-  Logged flows log with a prefix naming their zone-file line.
+* anti-spoofing: a packet whose source is not a zone arriving by the interface it came in on
+  (`iifname . ip saddr` not in `arrivals4`) is dropped;
+* the egress: where every destination zone leaves by one interface (`egress_by_zone`; so on a
+  tree of devices with every zone bound once), a packet leaving by another interface than its
+  destination's (`oifname . ip daddr` not in `routes4`) is dropped, and the sets below need not
+  name interfaces (a set keyed on a 16-byte interface name costs the kernel several times as
+  much to load); otherwise they key on `oifname` themselves;
+* the rules as disjoint boxes, one lookup per kind of packet in device-wide interval sets:
+  `ip saddr . ip daddr . meta l4proto . th dport` (icmp: `icmp type . icmp code`), the boxes
+  from whole source zones and those from part of a zone (a host, a carve-out) in sets of their
+  own (`zone-…`, `part-…`); every element cites the flows it comes from;
+* logged and wide flows (a tag, group or `zones holding` selector that gives the flow many zone
+  pairs here; `WIDE`), and all rules of a zone arriving by two interfaces (which may each be
+  allowed something else), as rules of their own, in a chain per source zone and ingress reached
+  through a verdict map on `iifname . ip saddr`, over named sets of destinations and services
+  that those chains share: a flow between many zones costs a rule per source zone, not an
+  element per zone pair. Logged flows log with a prefix naming their zone-file line.
 
-The ruleset grows with the zones and the rules, not with their products, and every rule and
-set element cites the flows it comes from.
+The ruleset grows with the zones and the rules, not with their products.
 """
 
 from __future__ import annotations
@@ -122,13 +126,6 @@ def _log_prefix(location: str) -> str:
     return f"septum {location}: "
 
 
-def _set_type(kind: str, family: int, wide: bool) -> str:
-    address = _ADDRESS[family][1]
-    tail = "inet_proto . inet_service" if kind == "p" else (
-        "icmp_type . icmp_code" if family == 4 else "icmpv6_type . icmpv6_code")
-    return ("" if wide else f"{address} . ") + f"ifname . {address} . {tail}"
-
-
 def _provenance(device: DeviceIntent, flows: tuple[int, ...]) -> str:
     text = escape(device.flows[flows[0]].location)
     return text if len(flows) == 1 else f"{text} +{len(flows) - 1}"
@@ -142,24 +139,42 @@ def _split_services(family: int, services) -> tuple[list[str], list[str]]:
     return ports, codes
 
 
+def egress_by_zone(device: DeviceIntent) -> dict[str, str] | None:
+    """The interface each destination zone leaves by, if that is one per zone for every rule of
+    the device (always so when the devices form a tree and each zone is bound once); else None."""
+    found: dict[str, str] = {}
+    for rule in device.rules:
+        for zone in rule.destination_zones:
+            if found.setdefault(zone, rule.egress) != rule.egress:
+                return None
+    return found
+
+
+def _zones_arriving_twice(device: DeviceIntent) -> set[str]:
+    """Source zones that arrive by more than one interface of the device."""
+    seen: dict[str, str] = {}
+    twice = set()
+    for ingress, zones in device.arrivals.items():
+        for zone in zones:
+            if seen.setdefault(zone, ingress) != ingress:
+                twice.add(zone)
+    return twice
+
+
 def _own_rule_flows(device: DeviceIntent) -> set[int]:
     """The flows written as rules of their own: logged ones, and wide ones, whose destinations
-    would be repeated in the sets of many source zones' chains (`WIDE` times more elements than
-    a rule per chain over one shared set of destinations)."""
+    would be repeated in the boxes once per source zone (`WIDE` times more elements than a rule
+    per source zone over one shared set of destinations)."""
     as_elements: Counter = Counter()
     as_rules: Counter = Counter()
     destinations: dict[int, set] = {}
     own = set()
-    zones = device.zones
     for rule in device.rules:
         if rule.log:
             own.add(rule.flow)
             continue
         pieces = len(rule.destination.v4) + len(rule.destination.v6)
-        zone = zones[rule.source_zone]
-        source = rule.source
-        sources = 1 if source is zone or (source.v4 == zone.v4 and source.v6 == zone.v6) else \
-            len(source.v4) + len(source.v6)
+        sources = len(rule.source.v4) + len(rule.source.v6)
         flow = rule.flow
         as_elements[flow] += pieces * sources * len(rule.services)
         seen = destinations.get(flow)
@@ -180,14 +195,19 @@ def _own_rule_flows(device: DeviceIntent) -> set[int]:
 
 
 class _Writer:
-    """Builds one device's maps, sets and chains."""
+    """Builds one device's sets, maps and chains."""
 
     def __init__(self, device: DeviceIntent) -> None:
         self.device = device
+        self.routes = egress_by_zone(device)
+        self.keyed = self.routes is None  # the sets name the egress themselves
+        # a zone arriving by two interfaces may be allowed different things by each: its rules go
+        # to its chains, which the verdict map on `iifname . ip saddr` enters
+        self.twice = _zones_arriving_twice(device)
+        self.boxes: dict[tuple[str, int, bool], _Set] = {}  # (kind, family, whole zone) -> set
+        self.shared: dict[tuple, _Set] = {}  # (type, elements) -> a named set flow rules share
         self.maps = {family: _Map(f"zones{family}", f"iifname . {_ADDRESS[family][0]} saddr",
                                   f"ifname . {_ADDRESS[family][1]} : verdict") for family in (4, 6)}
-        self.sets: list[_Set] = []
-        self.shared: dict[tuple, _Set] = {}  # (type, elements) -> a named set flow rules share
         self.chains: list[_Chain] = []
         self._intervals: dict[tuple[int, int, int], str] = {}
         self._provenance: dict[tuple[int, ...], str] = {}
@@ -206,14 +226,20 @@ class _Writer:
             found = self._provenance[flows] = _provenance(self.device, flows)
         return found
 
-    def chain(self, ingress: str, zone: str, rules: list[Rule]) -> None:
-        name = chain_name(zone, ingress)
-        chain = _Chain(name, f"zone {zone} arriving on {ingress}")
+    def group(self, ingress: str, zone: str, rules: list[Rule]) -> None:
+        """The rules from one source zone arriving by one interface."""
         addresses = self.device.zones[zone]
         own = self.own_rules
-        families = self.flow_rules(chain, [r for r in rules if r.flow in own], addresses)
-        families |= self.box_rules(chain, [r for r in rules if r.flow not in own], addresses)
-        for family in sorted(families):
+        if zone in self.twice:
+            flows = rules
+        else:
+            self.box_rules([r for r in rules if r.flow not in own], addresses)
+            flows = [r for r in rules if r.flow in own]
+        if not flows:
+            return
+        name = chain_name(zone, ingress)
+        chain = _Chain(name, f"zone {zone} arriving on {ingress}: its logged and wide flows")
+        for family in sorted(self.flow_rules(chain, flows, addresses)):
             for first, last in addresses.family(family):
                 self.maps[family].elements.append(f'"{ingress}" . {self.interval(family, first, last)} : jump {name}')
         self.chains.append(chain)
@@ -226,7 +252,6 @@ class _Writer:
         if found is None:
             digest = hashlib.sha256("\n".join((kind, *elements)).encode()).hexdigest()[:16]
             found = self.shared[key] = _Set(f"{prefix}-{digest}", kind, elements)
-            self.sets.append(found)
         return found.name
 
     def flow_rules(self, chain: _Chain, rules: list[Rule], zone: AddressSet) -> set[int]:
@@ -234,68 +259,99 @@ class _Writer:
         by_flow: dict[int, list[Rule]] = defaultdict(list)
         for rule in rules:
             by_flow[rule.flow].append(rule)
+        egress = "oifname . " if self.keyed else ""
         for flow, members in sorted(by_flow.items()):
             info = self.device.flows[flow]
             location = escape(info.location)
             tail = (f'log prefix "{_log_prefix(location)}" ' if info.log else "") + f'accept comment "{location}"'
             for family in (4, 6):
                 word, address = _ADDRESS[family]
-                here = [r for r in members if r.source.family(family) and r.destination.family(family)]
                 by_source: dict[tuple, list[Rule]] = defaultdict(list)
-                for rule in here:
-                    by_source[rule.source.family(family)].append(rule)
+                for rule in members:
+                    if rule.source.family(family) and rule.destination.family(family):
+                        by_source[rule.source.family(family)].append(rule)
                 for sources, group in sorted(by_source.items()):
-                    destinations = sorted({f'"{r.egress}" . {self.interval(family, a, b)}'
-                                           for r in group for a, b in r.destination.family(family)})
                     # one flow's services, less at most the icmp the other family carries: the same
                     # in this family for every rule of the group
                     ports, codes = _split_services(family, group[0].services)
                     if not (ports or codes):
                         continue
                     families.add(family)
+                    destinations = sorted({(f'"{r.egress}" . ' if self.keyed else "") + self.interval(family, a, b)
+                                           for r in group for a, b in r.destination.family(family)})
                     source = "" if sources == zone.family(family) else \
                         f"{word} saddr {{ {', '.join(self.interval(family, a, b) for a, b in sources)} }} "
-                    to = self.shared_set(f"to{family}", f"ifname . {address}", destinations)
+                    to = self.shared_set(f"to{family}", ("ifname . " if self.keyed else "") + address, destinations)
                     if ports:
                         on = self.shared_set("ports", "inet_proto . inet_service", sorted(set(ports)))
-                        chain.rules.append(f"{source}oifname . {word} daddr @{to} meta l4proto . th dport @{on} {tail}")
+                        chain.rules.append(f"{source}{egress}{word} daddr @{to} meta l4proto . th dport @{on} {tail}")
                     if codes:
                         icmp = _ICMP[family]
                         on = self.shared_set(icmp, f"{icmp}_type . {icmp}_code", sorted(set(codes)))
-                        chain.rules.append(f"{source}oifname . {word} daddr @{to} {icmp} type . {icmp} code @{on} {tail}")
+                        chain.rules.append(f"{source}{egress}{word} daddr @{to} {icmp} type . {icmp} code @{on} {tail}")
         return families
 
-    # ---- everything else: disjoint boxes in the chain's own sets ----------------------------
+    # ---- everything else: disjoint boxes in the device's sets --------------------------------
 
-    def box_rules(self, chain: _Chain, rules: list[Rule], zone: AddressSet) -> set[int]:
-        kinds: dict[tuple[str, int, bool], _Set] = {}
-        families = set()
+    def box_set(self, kind: str, family: int, whole: bool) -> _Set:
+        found = self.boxes.get((kind, family, whole))
+        if found is None:
+            address = _ADDRESS[family][1]
+            tail = "inet_proto . inet_service" if kind == "ports" else (
+                "icmp_type . icmp_code" if family == 4 else "icmpv6_type . icmpv6_code")
+            egress = "ifname . " if self.keyed else ""
+            found = self.boxes[(kind, family, whole)] = _Set(
+                f"{'zone' if whole else 'part'}-{kind}{'' if kind == 'icmpv6' else family}",
+                f"{address} . {egress}{address} . {tail}")
+        return found
+
+    def box_rules(self, rules: list[Rule], zone: AddressSet) -> None:
         for box in disjoint_boxes(rules, zone):
-            families.add(box.family)
             comment = f' comment "{self.provenance(box.flows)}"'
-            prefixes = [""] if box.wide else [f"{self.interval(box.family, a, b)} . " for a, b in box.source]
+            leaving = f'"{box.egress}" . ' if self.keyed else ""
+            sources = [f"{self.interval(box.family, a, b)} . {leaving}" for a, b in box.source]
             ports, codes = _split_services(box.family, box.services)
-            for kind, values in (("p", ports), ("i", codes)):
+            for kind, values in (("ports", ports), (_ICMP[box.family], codes)):
                 if not values:
                     continue
-                target = kinds.get((kind, box.family, box.wide))
-                if target is None:
-                    target = kinds[(kind, box.family, box.wide)] = _Set(
-                        f"{chain.name}.{'' if box.wide else 'h'}{kind}{box.family}", _set_type(kind, box.family, box.wide))
-                append = target.elements.append
+                append = self.box_set(kind, box.family, box.wide).elements.append
                 for first, last in box.destination:
-                    destination = f'"{box.egress}" . {self.interval(box.family, first, last)} . '
-                    for prefix in prefixes:
+                    destination = f"{self.interval(box.family, first, last)} . "
+                    for source in sources:
                         for value in values:
-                            append(f"{prefix}{destination}{value}{comment}")
-        for kind, family, wide in sorted(kinds, key=lambda k: (k[1], k[0], not k[2])):
-            target = kinds[(kind, family, wide)]
-            self.sets.append(target)
+                            append(f"{source}{destination}{value}{comment}")
+
+    # ---- the forward chain ----------------------------------------------------------------
+
+    def forward_rules(self) -> tuple[list[str], list[_Set]]:
+        """The forward chain's rules after `ct state`, and the device-wide sets they use."""
+        rules: list[str] = []
+        sets: list[_Set] = []
+        for family in (4, 6):
+            word, address = _ADDRESS[family]
+            arrivals = sorted(f'"{ingress}" . {self.interval(family, a, b)}'
+                              for ingress, zones in self.device.arrivals.items() for zone in zones
+                              for a, b in self.device.zones[zone].family(family))
+            if arrivals:
+                sets.append(_Set(f"arrivals{family}", f"ifname . {address}", arrivals))
+                rules.append(f"iifname . {word} saddr != @arrivals{family} drop")
+            if self.routes is not None:
+                routes = sorted(f'"{egress}" . {self.interval(family, a, b)}' for zone, egress in self.routes.items()
+                                for a, b in self.device.zones[zone].family(family))
+                if routes:
+                    sets.append(_Set(f"routes{family}", f"ifname . {address}", routes))
+                    rules.append(f"oifname . {word} daddr != @routes{family} drop")
+        leaving = "oifname . " if self.keyed else ""
+        for (kind, family, whole), target in sorted(self.boxes.items(), key=lambda item: (item[0][1], item[0][0],
+                                                                                           not item[0][2])):
             word = _ADDRESS[family][0]
-            key = "meta l4proto . th dport" if kind == "p" else f"{_ICMP[family]} type . {_ICMP[family]} code"
-            source = "" if wide else f"{word} saddr . "
-            chain.rules.append(f"{source}oifname . {word} daddr . {key} @{target.name} accept")
-        return families
+            key = "meta l4proto . th dport" if kind == "ports" else f"{kind} type . {kind} code"
+            rules.append(f"{word} saddr . {leaving}{word} daddr . {key} @{target.name} accept")
+            sets.append(target)
+        for family in (4, 6):
+            if self.maps[family].elements:
+                rules.append(f"{self.maps[family].key} vmap @{self.maps[family].name}")
+        return rules, sets
 
 
 def render(device: DeviceIntent, options: Options) -> Output:
@@ -307,17 +363,19 @@ def render(device: DeviceIntent, options: Options) -> Output:
         groups[(rule.ingress, rule.source_zone)].append(rule)
     writer = _Writer(device)
     for (ingress, zone), rules in sorted(groups.items()):
-        writer.chain(ingress, zone, rules)
+        writer.group(ingress, zone, rules)
+    forward, sets = writer.forward_rules()
+    sets += sorted(writer.shared.values(), key=lambda s: s.name)
     maps = [m for m in writer.maps.values() if m.elements]
-    sets = sorted(writer.sets, key=lambda s: s.name)
     text = _template().render(
         role=device.role, device=device.name, revision=device.revision.describe(), version=device.revision.septum,
         table=options.table, table_comment=f"septum: {device.role} {device.name}, policy sha256:"
                                            f"{device.revision.digest[:16]}",
-        maps=maps, sets=sets, chains=writer.chains, tracked_icmp=", ".join(map(str, TRACKED_ICMP["icmp"])),
-        tracked_icmpv6=", ".join(map(str, TRACKED_ICMP["icmpv6"])))
+        maps=maps, sets=sets, forward=forward, chains=writer.chains,
+        tracked_icmp=", ".join(map(str, TRACKED_ICMP["icmp"])), tracked_icmpv6=", ".join(map(str, TRACKED_ICMP["icmpv6"])))
     data = text.encode("utf-8")
-    summary = {"chains": len(writer.chains) + 2, "rules": sum(len(c.rules) for c in writer.chains) + 5 + len(maps),
+    summary = {"chains": len(writer.chains) + 2,
+               "rules": sum(len(c.rules) for c in writer.chains) + len(forward) + 5,
                "sets": len(sets) + len(maps),
                "elements": sum(len(s.elements) for s in sets) + sum(len(m.elements) for m in maps),
                "bytes": len(data)}
