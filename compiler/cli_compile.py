@@ -106,6 +106,10 @@ def compile_command(path: Path, devices: tuple[str, ...], out: Path, output_form
         click.echo("septum compile: nothing written: fix the problems above first"
                    + ("" if no_verify else " (or skip verification with --no-verify)"), err=True)
         sys.exit(result.status)
+    if not result.devices:
+        say("septum compile: the policy declares no device, so there is nothing to compile "
+            "(declare them with `firewall NAME nftables { interface IFNAME zone ZONE }`)\n")
+        sys.exit(result.status)
     blocks = []
     for outcome in result.devices:
         blocks.extend(render_diagnostic(d, result.texts) for d in outcome.diagnostics)

@@ -177,6 +177,12 @@ def test_verification_findings_pass_with_no_verify_but_blocking_ones_never(tree,
     assert result.returncode == 1 and "E301" in result.stderr and not (tmp_path / "o2").exists()
 
 
+def test_a_policy_without_devices_compiles_to_nothing_and_says_so(tree, tmp_path):
+    result = run_septum("compile", str(tree({"p.septum": BASE})), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0 and not (tmp_path / "out").exists()
+    assert result.stdout.startswith("septum compile: the policy declares no device, so there is nothing to compile")
+
+
 def test_input_errors_exit_2(tree, tmp_path):
     path = tree({"p.septum": BASE + "allow a -> nowhere : https\n"})
     result = run_septum("compile", str(path), "--out", str(tmp_path / "out"))
