@@ -278,7 +278,7 @@ def test_a_wrong_config_is_caught_by_the_proof(tree, monkeypatch):
     assert (packet.ingress, packet.egress, packet.state, packet.packet.protocol, packet.packet.port) == (
         "eth1", "eth2", "new", "tcp", 444)
     assert proof.intent_rule == ""  # no zone-file line allows it
-    assert proof.target_rule.startswith("chain forward rule ") and proof.target_rule.split(" (")[1].startswith(
+    assert proof.target_rule.startswith("chain shard-0 rule ") and proof.target_rule.split(" (")[1].startswith(
         "handle") and " accept" in proof.target_rule
     assert "no rule of the zone files allows it" in proof.describe()
 

@@ -47,6 +47,8 @@ _ADDRESS = {4: ("ip", "ipv4_addr"), 6: ("ip6", "ipv6_addr")}
 _ICMP = {4: "icmp", 6: "icmpv6"}
 _MORE = " +99999"  # room a comment keeps for the count of other flows
 WIDE = 2  # a flow gets rules of its own when set elements would cost this many times more
+PLAIN = 16  # a flow's rules in one chain written as plain rules up to this many, else over shared sets
+SHARD = 8_000  # box elements per shard (a chain and its sets, entered by a verdict map on the source)
 
 
 @dataclass
@@ -139,6 +141,19 @@ def _split_services(family: int, services) -> tuple[list[str], list[str]]:
     return ports, codes
 
 
+def _service_matches(family: int, services) -> list[str]:
+    """Service runs as plain matches (no sets): `meta l4proto tcp th dport 443`, `icmp type 8 icmp code 0`."""
+    out = []
+    for s in services:
+        if s.protocol in ("tcp", "udp"):
+            ports = "" if (s.low, s.high) == (0, 65535) else f" th dport {number_range(s.low, s.high)}"
+            out.append(f"meta l4proto {s.protocol}{ports}")
+        else:
+            for kind, code in icmp_runs(s.low, s.high):
+                out.append(f"{s.protocol} type {kind}" + ("" if code == "0-255" else f" {s.protocol} code {code}"))
+    return out
+
+
 def egress_by_zone(device: DeviceIntent) -> dict[str, str] | None:
     """The interface each destination zone leaves by, if that is one per zone for every rule of
     the device (always so when the devices form a tree and each zone is bound once); else None."""
@@ -204,7 +219,11 @@ class _Writer:
         # a zone arriving by two interfaces may be allowed different things by each: its rules go
         # to its chains, which the verdict map on `iifname . ip saddr` enters
         self.twice = _zones_arriving_twice(device)
-        self.boxes: dict[tuple[str, int, bool], _Set] = {}  # (kind, family, whole zone) -> set
+        # the boxes, in shards of about SHARD elements: the kernel's time to load an interval set
+        # grows faster than its size (measured: docs/performance.md)
+        self.shards: list[dict[tuple[str, int, bool], _Set]] = [{}]  # (kind, family, whole zone) -> set
+        self.dispatch = {family: _Map(f"shards{family}", f"{_ADDRESS[family][0]} saddr",
+                                      f"{_ADDRESS[family][1]} : verdict") for family in (4, 6)}
         self.shared: dict[tuple, _Set] = {}  # (type, elements) -> a named set flow rules share
         self.maps = {family: _Map(f"zones{family}", f"iifname . {_ADDRESS[family][0]} saddr",
                                   f"ifname . {_ADDRESS[family][1]} : verdict") for family in (4, 6)}
@@ -233,7 +252,12 @@ class _Writer:
         if zone in self.twice:
             flows = rules
         else:
-            self.box_rules([r for r in rules if r.flow not in own], addresses)
+            if sum(len(target.elements) for target in self.shards[-1].values()) >= SHARD:
+                self.shards.append({})
+            for family in sorted(self.box_rules([r for r in rules if r.flow not in own], addresses)):
+                for first, last in addresses.family(family):
+                    self.dispatch[family].elements.append(
+                        f"{self.interval(family, first, last)} : jump shard-{len(self.shards) - 1}")
             flows = [r for r in rules if r.flow in own]
         if not flows:
             return
@@ -255,17 +279,18 @@ class _Writer:
         return found.name
 
     def flow_rules(self, chain: _Chain, rules: list[Rule], zone: AddressSet) -> set[int]:
+        """A flow's rules of one chain as nftables rules: plain ones (one value per match) where
+        there are few, else over named sets that every chain of the flow shares. Both avoid many
+        sets: the kernel finds a set by walking the table's list of them."""
         families = set()
         by_flow: dict[int, list[Rule]] = defaultdict(list)
         for rule in rules:
             by_flow[rule.flow].append(rule)
-        egress = "oifname . " if self.keyed else ""
         for flow, members in sorted(by_flow.items()):
             info = self.device.flows[flow]
             location = escape(info.location)
             tail = (f'log prefix "{_log_prefix(location)}" ' if info.log else "") + f'accept comment "{location}"'
             for family in (4, 6):
-                word, address = _ADDRESS[family]
                 by_source: dict[tuple, list[Rule]] = defaultdict(list)
                 for rule in members:
                     if rule.source.family(family) and rule.destination.family(family):
@@ -273,40 +298,69 @@ class _Writer:
                 for sources, group in sorted(by_source.items()):
                     # one flow's services, less at most the icmp the other family carries: the same
                     # in this family for every rule of the group
-                    ports, codes = _split_services(family, group[0].services)
-                    if not (ports or codes):
+                    services = [s for s in group[0].services if s.protocol in ("tcp", "udp", _ICMP[family])]
+                    if not services:
                         continue
                     families.add(family)
-                    destinations = sorted({(f'"{r.egress}" . ' if self.keyed else "") + self.interval(family, a, b)
-                                           for r in group for a, b in r.destination.family(family)})
-                    source = "" if sources == zone.family(family) else \
-                        f"{word} saddr {{ {', '.join(self.interval(family, a, b) for a, b in sources)} }} "
-                    to = self.shared_set(f"to{family}", ("ifname . " if self.keyed else "") + address, destinations)
-                    if ports:
-                        on = self.shared_set("ports", "inet_proto . inet_service", sorted(set(ports)))
-                        chain.rules.append(f"{source}{egress}{word} daddr @{to} meta l4proto . th dport @{on} {tail}")
-                    if codes:
-                        icmp = _ICMP[family]
-                        on = self.shared_set(icmp, f"{icmp}_type . {icmp}_code", sorted(set(codes)))
-                        chain.rules.append(f"{source}{egress}{word} daddr @{to} {icmp} type . {icmp} code @{on} {tail}")
+                    destinations = sorted({(r.egress, a, b) for r in group for a, b in r.destination.family(family)})
+                    whole = sources == zone.family(family)
+                    if (1 if whole else len(sources)) * len(destinations) * len(services) <= PLAIN:
+                        chain.rules.extend(self._plain(family, () if whole else sources, destinations, services, tail))
+                    else:
+                        chain.rules.extend(self._over_sets(family, () if whole else sources, destinations, services,
+                                                           tail))
         return families
+
+    def _plain(self, family: int, sources, destinations, services, tail: str) -> list[str]:
+        word = _ADDRESS[family][0]
+        out = []
+        for source in [f"{word} saddr {self.interval(family, a, b)} " for a, b in sources] or [""]:
+            for egress, a, b in destinations:
+                destination = (f'oifname "{egress}" ' if self.keyed else "") + f"{word} daddr {self.interval(family, a, b)} "
+                for match in _service_matches(family, services):
+                    out.append(f"{source}{destination}{match} {tail}")
+        return out
+
+    def _over_sets(self, family: int, sources, destinations, services, tail: str) -> list[str]:
+        word, address = _ADDRESS[family]
+        egress = "oifname . " if self.keyed else ""
+        source = ""
+        if sources:
+            named = self.shared_set(f"from{family}", address, [self.interval(family, a, b) for a, b in sources])
+            source = f"{word} saddr @{named} "
+        to = self.shared_set(f"to{family}", ("ifname . " if self.keyed else "") + address,
+                             [(f'"{e}" . ' if self.keyed else "") + self.interval(family, a, b) for e, a, b in destinations])
+        ports, codes = _split_services(family, services)
+        out = []
+        if ports:
+            on = self.shared_set("ports", "inet_proto . inet_service", sorted(set(ports)))
+            out.append(f"{source}{egress}{word} daddr @{to} meta l4proto . th dport @{on} {tail}")
+        if codes:
+            icmp = _ICMP[family]
+            on = self.shared_set(icmp, f"{icmp}_type . {icmp}_code", sorted(set(codes)))
+            out.append(f"{source}{egress}{word} daddr @{to} {icmp} type . {icmp} code @{on} {tail}")
+        return out
 
     # ---- everything else: disjoint boxes in the device's sets --------------------------------
 
     def box_set(self, kind: str, family: int, whole: bool) -> _Set:
-        found = self.boxes.get((kind, family, whole))
+        shard = self.shards[-1]
+        found = shard.get((kind, family, whole))
         if found is None:
             address = _ADDRESS[family][1]
             tail = "inet_proto . inet_service" if kind == "ports" else (
                 "icmp_type . icmp_code" if family == 4 else "icmpv6_type . icmpv6_code")
             egress = "ifname . " if self.keyed else ""
-            found = self.boxes[(kind, family, whole)] = _Set(
-                f"{'zone' if whole else 'part'}-{kind}{'' if kind == 'icmpv6' else family}",
+            found = shard[(kind, family, whole)] = _Set(
+                f"shard-{len(self.shards) - 1}.{'zone' if whole else 'part'}-{kind}{'' if kind == 'icmpv6' else family}",
                 f"{address} . {egress}{address} . {tail}")
         return found
 
-    def box_rules(self, rules: list[Rule], zone: AddressSet) -> None:
+    def box_rules(self, rules: list[Rule], zone: AddressSet) -> set[int]:
+        """Add the rules' boxes to the current shard; the families they have."""
+        families = set()
         for box in disjoint_boxes(rules, zone):
+            families.add(box.family)
             comment = f' comment "{self.provenance(box.flows)}"'
             leaving = f'"{box.egress}" . ' if self.keyed else ""
             sources = [f"{self.interval(box.family, a, b)} . {leaving}" for a, b in box.source]
@@ -320,6 +374,7 @@ class _Writer:
                     for source in sources:
                         for value in values:
                             append(f"{source}{destination}{value}{comment}")
+        return families
 
     # ---- the forward chain ----------------------------------------------------------------
 
@@ -342,12 +397,20 @@ class _Writer:
                     sets.append(_Set(f"routes{family}", f"ifname . {address}", routes))
                     rules.append(f"oifname . {word} daddr != @routes{family} drop")
         leaving = "oifname . " if self.keyed else ""
-        for (kind, family, whole), target in sorted(self.boxes.items(), key=lambda item: (item[0][1], item[0][0],
-                                                                                           not item[0][2])):
-            word = _ADDRESS[family][0]
-            key = "meta l4proto . th dport" if kind == "ports" else f"{kind} type . {kind} code"
-            rules.append(f"{word} saddr . {leaving}{word} daddr . {key} @{target.name} accept")
-            sets.append(target)
+        for number, shard in enumerate(self.shards):
+            if not shard:
+                continue
+            chain = _Chain(f"shard-{number}", "boxes of the rules from some zones (the verdict maps shards4, shards6)")
+            for (kind, family, whole), target in sorted(shard.items(), key=lambda item: (item[0][1], item[0][0],
+                                                                                         not item[0][2])):
+                word = _ADDRESS[family][0]
+                key = "meta l4proto . th dport" if kind == "ports" else f"{kind} type . {kind} code"
+                chain.rules.append(f"{word} saddr . {leaving}{word} daddr . {key} @{target.name} accept")
+                sets.append(target)
+            self.chains.insert(number, chain)
+        for family in (4, 6):
+            if self.dispatch[family].elements:
+                rules.append(f"{self.dispatch[family].key} vmap @{self.dispatch[family].name}")
         for family in (4, 6):
             if self.maps[family].elements:
                 rules.append(f"{self.maps[family].key} vmap @{self.maps[family].name}")
@@ -366,7 +429,7 @@ def render(device: DeviceIntent, options: Options) -> Output:
         writer.group(ingress, zone, rules)
     forward, sets = writer.forward_rules()
     sets += sorted(writer.shared.values(), key=lambda s: s.name)
-    maps = [m for m in writer.maps.values() if m.elements]
+    maps = [m for m in (*writer.dispatch.values(), *writer.maps.values()) if m.elements]
     text = _template().render(
         role=device.role, device=device.name, revision=device.revision.describe(), version=device.revision.septum,
         table=options.table, table_comment=f"septum: {device.role} {device.name}, policy sha256:"
