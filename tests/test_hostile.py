@@ -74,4 +74,4 @@ def test_hostile_strings_cannot_add_a_statement_the_kernel_runs(tmp_path):
     assert len(canary) == 1 and [o for o in objects if "chain" in o and o["chain"]["table"] == "canary"][0][
         "chain"]["name"] == "keep"
     chains = sorted(o["chain"]["name"] for o in objects if "chain" in o and o["chain"]["table"] == "septum")
-XX
+    assert chains == ["forward", "from-b.eth2", "shard-0", "stateless"]  # b1 logs: a chain of its own
