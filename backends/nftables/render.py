@@ -12,16 +12,19 @@ One `table inet` that Septum owns, hooked at forward, default drop. In the forwa
   destination's (`oifname . ip daddr` not in `routes4`) is dropped, and the sets below need not
   name interfaces (a set keyed on a 16-byte interface name costs the kernel several times as
   much to load); otherwise they key on `oifname` themselves;
-* the rules as disjoint boxes, one lookup per kind of packet in device-wide interval sets:
-  `ip saddr . ip daddr . meta l4proto . th dport` (icmp: `icmp type . icmp code`), the boxes
-  from whole source zones and those from part of a zone (a host, a carve-out) in sets of their
-  own (`zone-…`, `part-…`); every element cites the flows it comes from;
+* the rules as disjoint boxes, in interval sets `ip saddr . ip daddr . meta l4proto . th dport`
+  (icmp: `icmp type . icmp code`), the boxes from whole source zones and those from part of a
+  zone (a host, a carve-out) in sets of their own (`zone-…`, `part-…`). The sets come in shards
+  of about `SHARD` elements, each a chain that a verdict map on the source address enters: the
+  kernel's time to load one interval set grows faster than its size. Every element cites the
+  flows it comes from;
 * logged and wide flows (a tag, group or `zones holding` selector that gives the flow many zone
   pairs here; `WIDE`), and all rules of a zone arriving by two interfaces (which may each be
-  allowed something else), as rules of their own, in a chain per source zone and ingress reached
-  through a verdict map on `iifname . ip saddr`, over named sets of destinations and services
-  that those chains share: a flow between many zones costs a rule per source zone, not an
-  element per zone pair. Logged flows log with a prefix naming their zone-file line.
+  allowed something else), as rules of their own, in a chain per source zone and ingress that a
+  verdict map on `iifname . ip saddr` enters: plain rules (one value per match) where a flow has
+  few (`PLAIN`), else rules over named sets of its destinations and services that its chains
+  share. Named sets are kept few: the kernel finds each by walking the table's list of them.
+  Logged flows log with a prefix naming their zone-file line.
 
 The ruleset grows with the zones and the rules, not with their products.
 """
