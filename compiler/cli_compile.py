@@ -17,13 +17,14 @@ import click
 from .cli_options import AS_OF_OPTION, DISABLE_OPTION, PATH_ARG, as_of_date
 from .guard import guard as _guard, say
 
-
-
+# the figures of a device's summary a line shows, in this order (each backend has some of them)
+FIGURES = {"chains": "chains", "rules": "rules", "sets": "sets", "elements": "elements", "acls": "ACLs", "aces": "ACEs",
+           "object_groups": "object-groups", "zone_pairs": "zone-pairs", "lines": "lines", "bytes": "bytes"}
 
 
 def _device_line(outcome) -> str:
     s = outcome.summary
-    figures = ", ".join(f"{s[k]:,} {k}" for k in ("chains", "rules", "sets", "elements", "bytes") if k in s)
+    figures = ", ".join(f"{s[k]:,} {label}" for k, label in FIGURES.items() if k in s)
     if outcome.status == "written":
         text = f"{outcome.name} ({outcome.kind}): wrote {', '.join(outcome.files)}: {figures}"
     elif outcome.status == "compiled":
@@ -31,7 +32,7 @@ def _device_line(outcome) -> str:
     else:
         text = f"{outcome.name} ({outcome.kind}): not compiled, nothing written"
     if outcome.proof is not None and outcome.proof.equal:
-        text += "; proven equal to the intent in a kernel"
+        text += f"; proven equal to the intent {outcome.proof.method}".rstrip()
     return text
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up, then runs Septum's main job on the reference hospital in zones/: check and
-# verify the policy, size its intent graph, then compile its firewall's nftables ruleset into
-# build/septum/ (proven equal to the intent in a kernel of its own when run as root).
+# verify the policy, size its intent graph, then compile its firewall's nftables ruleset and its
+# router's Cisco IOS config into build/septum/ (the ruleset proven equal to the intent in a
+# kernel of its own when run as root; the router's config proven by a Cisco config parser and
+# evaluator always).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,5 +20,6 @@ prove=()
 if [ "$(id -u)" = 0 ] && command -v nft >/dev/null && command -v unshare >/dev/null; then
   prove=(--prove)
 fi
-# The Cisco IOS and OpenFlow backends are not available yet: compile the nftables firewall.
+# The OpenFlow backend is not available yet: compile the nftables firewall and the Cisco router.
 .venv/bin/septum compile zones --device core-fw --out build/septum "${prove[@]}"
+.venv/bin/septum compile zones --device dist-rtr --out build/septum --prove

@@ -21,7 +21,9 @@ def prove_document(device: DeviceIntent, document: dict, table: str) -> Proof:
         accepting = accepted(document, space, table)
     except Unsupported as error:
         raise BackendFailure(f"the ruleset the kernel holds cannot be interpreted exactly: {error}") from error
-    return compare(device, space, accepting, lambda packet: trace(document, space, packet, table))
+    proof = compare(device, space, accepting, lambda packet: trace(document, space, packet, table))
+    proof.method = "in a kernel"
+    return proof
 
 
 def prove(device: DeviceIntent, config: bytes, options: Options) -> Proof:

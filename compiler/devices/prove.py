@@ -170,6 +170,7 @@ class Proof:
     target_rule: str = ""  # what the target says decided the counterexample
     intent_rule: str = ""  # the zone-file line the intent has for it, if any
     detail: dict | None = None  # figures: time, BDD sizes
+    method: str = ""  # how the target's account was read: "in a kernel", "by a Cisco config parser ..."
 
     def describe(self) -> str:
         if self.equal:
@@ -197,14 +198,18 @@ def intent_rule_for(device: DeviceIntent, ds: DeviceSpace, packet: DevicePacket)
     return ""
 
 
-def compare(device: DeviceIntent, ds: DeviceSpace, accepted, trace: Callable[[DevicePacket], str]) -> Proof:
+def compare(device: DeviceIntent, ds: DeviceSpace, accepted, trace: Callable[[DevicePacket], str],
+            scope=None) -> Proof:
     """Prove `accepted` (what the target accepts, in `ds`) equal to the device's intent.
-    `trace(packet)` says which of the target's rules decided a packet (for the counterexample)."""
+    `trace(packet)` says which of the target's rules decided a packet (for the counterexample).
+    `scope`, if given, is the part of the space the target's config speaks for (a Cisco zone-based
+    firewall does not filter between two interfaces it has no zone for): the proof is of that part."""
     import time
 
     started = time.perf_counter()
-    expected = intended(ds, device)
-    accepted = accepted & ds.true
+    scope = ds.true if scope is None else ds.true & scope
+    expected = intended(ds, device) & scope
+    accepted = accepted & scope
     extra = accepted & ~expected
     missing = expected & ~accepted
     detail = {"seconds": round(time.perf_counter() - started, 3), "intent_nodes": expected.dag_size,
