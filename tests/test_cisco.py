@@ -189,7 +189,7 @@ router r cisco-ios {{
     text = device.artifacts[0].data.decode("utf-8")
     assert "flush" not in text and "é" not in text and "☃" not in text
     escaped = "we%22ird%3Bdir %7Bx%7D%23%C3%A9/fl%22ows%3B%0A%7B%7D%23%E2%98%83.septum"
-    assert f" remark {escaped}:1\n" in text  # too long with the zones: the location alone
+    assert f" remark {escaped}:1 a -> b\n" in text
     commands = {line.split()[0] for line in text.splitlines() if line and not line.startswith((" ", "!"))}
     assert commands == {"parameter-map", "object-group", "ip", "class-map", "policy-map", "zone", "zone-pair",
                         "interface", "end"}

@@ -68,7 +68,7 @@ class Running:
             assert removed is not None, f"removes what is not there: {header}"
             return
         block = self.blocks.setdefault(header, [])
-        for line in lines:
+        for line in lines:  # each without the one space of its block (a class's action keeps one more)
             if line.startswith("no "):
                 block.remove(line[3:])
                 continue
@@ -93,7 +93,7 @@ def _commands(text: str) -> list[list[str]]:
         if not line or line.startswith("!") or line == "end":
             continue
         if line.startswith(" "):
-            commands[-1].append(line.strip())
+            commands[-1].append(line[1:])
         else:
             commands.append([line])
     return commands
