@@ -226,3 +226,23 @@ def test_a_wrong_config_is_caught_by_the_proof(tree, monkeypatch):
     assert (packet.ingress, packet.egress, packet.packet.protocol) == ("GigabitEthernet0/1", "GigabitEthernet0/2", "tcp")
     assert packet.packet.port in (443, 444)
     assert "zone-pair a--b" in proof.target_rule
+
+
+def test_synthetic_routers_are_proven(tmp_path):
+    """A generated health system with every zone bound, its firewalls made Cisco routers."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = tmp_path / "policy"
+    subprocess.run([sys.executable, str(ROOT / "tests" / "synthetic.py"), str(out), "--zones", "60", "--flows", "400",
+                    "--seed", "5"], check=True, capture_output=True)
+    for file in out.glob("*.septum"):
+        file.write_text(re.sub(r"^firewall (\S+) nftables \{", r"router \1 cisco-ios {", file.read_text(),
+                               flags=re.MULTILINE))
+    result = compile_policy(out, tmp_path / "configs", verify=False, prove=True)
+    assert result.status == 0, [(d.code, d.message) for o in result.devices for d in o.diagnostics]
+    assert len(result.devices) >= 2 and {o.kind for o in result.devices} == {"cisco-ios"}
+    assert all(o.proof is not None and o.proof.equal for o in result.devices)
+    assert sum(o.summary["aces"] for o in result.devices) > 100
