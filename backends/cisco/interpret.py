@@ -36,11 +36,14 @@ Semantics implemented:
   inspect P`, `interface I` with `zone-member security Z`. For a packet from IN to OUT: neither a
   zone member: passes (ZBF does not see it); one only: dropped; the same zone: an intra-zone pair's
   policy decides, and with no such pair it passes (not inspected); different zones: the pair's
-  policy decides, and with no pair, or one without a service-policy, it is dropped.
+  policy decides, and with no pair it is dropped. A pair without a service-policy drops (intra-zone
+  too). An interface in no zone, one the config lacks, and `OTHER` are all non-members.
 * States: `established` and `related` packets (of sessions the firewall inspected) pass. Where a
   policy decides, `new` and `untracked` packets are judged by it; an `invalid` one is judged by it
   if it is an ICMP or ICMPv6 message of a type that cannot start a session (`untrackable_icmp`),
-  and dropped otherwise (a TCP segment that is not a SYN, a UDP or ICMP request with no session).
+  and dropped otherwise (a TCP segment that is not a SYN, a UDP or ICMP request with no session),
+  whatever the class's action (`pass` too). Where no policy decides (no zones, or one zone and no
+  intra-zone pair), every state passes; where the zones drop, only `established` and `related` pass.
 
 Refused (`Unsupported`, naming the line): inside the objects read, any line or word outside the
 subset (named ports such as `www`, named ICMP messages, source-port tests, `established`, `dscp`,
@@ -244,7 +247,7 @@ class _Words:
     def take(self, what: str) -> str:
         word = self.peek()
         if word is None:
-            raise Unsupported(f"{self.where}: {what} expected")
+            raise self.refuse(f"{what} expected")
         self.at += 1
         return word
 
@@ -256,10 +259,10 @@ class _Words:
     def number(self, what: str, high: int) -> int:
         word = self.take(what)
         if not (word.isascii() and word.isdecimal()):
-            raise Unsupported(f"{self.where}: {what} '{word}' (only decimal numbers are read)")
+            raise self.refuse(f"{what} '{word}' (only decimal numbers are read)")
         value = int(word)
         if value > high:
-            raise Unsupported(f"{self.where}: {what} {value} out of range (0-{high})")
+            raise self.refuse(f"{what} {value} out of range (0-{high})")
         return value
 
     def refuse(self, problem: str) -> Unsupported:
@@ -267,7 +270,7 @@ class _Words:
 
     def end(self) -> None:
         if self.peek() is not None:
-            raise Unsupported(f"{self.where}: '{' '.join(self.words[self.at:])}' is not read")
+            raise self.refuse(f"'{' '.join(self.words[self.at:])}' is not read")
 
 
 class _Line(NamedTuple):
@@ -283,8 +286,8 @@ class _Line(NamedTuple):
     def where(self) -> str:
         return f"line {self.number} '{self.text}'"
 
-    def tokens(self, skip: int = 0) -> _Words:
-        return _Words(self.words[skip:], self.where)
+    def tokens(self) -> _Words:
+        return _Words(self.words, self.where)
 
     def leaf(self) -> _Line:
         """The line itself, refused if it has lines under it."""
@@ -389,27 +392,22 @@ class _Reader:
         members, description = [], ""
         for child in line.children:
             words = child.leaf().tokens()
-            first = words.peek()
-            if first == "description":
+            if words.peek() == "description":
                 description = _description(child)
                 continue
-            members.append(self._network_member(child, words))
+            members.append(self._network_member(words))
             words.end()
         self.config.network_groups[name] = NetworkGroup(name, tuple(members), description)
 
-    def _network_member(self, line: _Line, words: _Words) -> Masked | Span | NetworkGroup:
-        first = words.peek()
-        if first == "host":
-            words.take("")
+    def _network_member(self, words: _Words) -> Masked | Span | NetworkGroup:
+        if words.accept("host"):
             return Masked(4, _ipv4(words, "an address"), ALL_BITS[4])
-        if first == "range":
-            words.take("")
+        if words.accept("range"):
             low, high = _ipv4(words, "an address"), _ipv4(words, "an address")
             if low > high:
                 raise words.refuse("range from a higher address to a lower one")
             return Span(low, high)
-        if first == "group-object":
-            words.take("")
+        if words.accept("group-object"):
             return self.network_reference(words)
         address = _ipv4(words, "an address")
         mask = _ipv4(words, "a subnet mask")
@@ -496,14 +494,12 @@ class _Reader:
     def _ipv4_address(self, words: _Words, after_source: bool = False) -> Address:
         if after_source and words.peek() in PORT_OPERATORS:
             raise words.refuse("source-port tests are not read")
-        first = words.take("an address")
-        if first == "any":
+        if words.accept("any"):
             return Masked(4, 0, 0)
-        if first == "host":
+        if words.accept("host"):
             return Masked(4, _ipv4(words, "an address"), ALL_BITS[4])
-        if first == "object-group":
+        if words.accept("object-group"):
             return self.network_reference(words)
-        words.at -= 1
         address = _ipv4(words, "an address")
         wildcard = _ipv4(words, "a wildcard mask")
         return _masked(4, address, ALL_BITS[4] & ~wildcard)
@@ -619,31 +615,34 @@ class _Reader:
     # ---- after the last line ----
 
     def check_references(self) -> None:
+        """Every name a class-map, policy-map, zone-pair or interface uses is defined."""
         config = self.config
         for class_map in config.class_maps.values():
             for name in class_map.access_lists:
-                if name not in config.access_lists:
-                    raise Unsupported(f"class-map {class_map.name}: access-list {name} is not defined")
+                _require(name, config.access_lists, f"class-map {class_map.name}: access-list")
         for policy in config.policy_maps.values():
             for block in policy.classes:
-                if block.class_map not in config.class_maps:
-                    raise Unsupported(f"policy-map {policy.name}: class-map {block.class_map} is not defined")
+                _require(block.class_map, config.class_maps, f"policy-map {policy.name}: class-map")
             for action in [block.action for block in policy.classes] + [policy.default]:
-                if action is not None and action.parameter_map and action.parameter_map not in config.parameter_maps:
-                    raise Unsupported(f"policy-map {policy.name}: parameter-map {action.parameter_map} is not defined")
-        pairs: set[tuple[str, str]] = set()
+                if action is not None and action.parameter_map is not None:
+                    _require(action.parameter_map, config.parameter_maps, f"policy-map {policy.name}: parameter-map")
+        directions: set[tuple[str, str]] = set()
         for pair in config.zone_pairs.values():
             for zone in (pair.source, pair.destination):
-                if zone not in config.zones:
-                    raise Unsupported(f"zone-pair {pair.name}: zone {zone} is not defined")
-            if pair.policy is not None and pair.policy not in config.policy_maps:
-                raise Unsupported(f"zone-pair {pair.name}: policy-map {pair.policy} is not defined")
-            if (pair.source, pair.destination) in pairs:
+                _require(zone, config.zones, f"zone-pair {pair.name}: zone")
+            if pair.policy is not None:
+                _require(pair.policy, config.policy_maps, f"zone-pair {pair.name}: policy-map")
+            if (pair.source, pair.destination) in directions:
                 raise Unsupported(f"zone-pair {pair.name}: a second zone-pair from {pair.source} to {pair.destination}")
-            pairs.add((pair.source, pair.destination))
+            directions.add((pair.source, pair.destination))
         for interface, zone in config.interfaces.items():
-            if zone is not None and zone not in config.zones:
-                raise Unsupported(f"interface {interface}: zone {zone} is not defined")
+            if zone is not None:
+                _require(zone, config.zones, f"interface {interface}: zone")
+
+
+def _require(name: str, defined: Iterable[str], what: str) -> None:
+    if name not in defined:
+        raise Unsupported(f"{what} {name} is not defined")
 
 
 def _refuse_taken(line: _Line, name: str, taken: Iterable[str], what: str) -> None:
