@@ -19,7 +19,8 @@ from .guard import guard as _guard, say
 
 # the figures of a device's summary a line shows, in this order (each backend has some of them)
 FIGURES = {"chains": "chains", "rules": "rules", "sets": "sets", "elements": "elements", "acls": "ACLs", "aces": "ACEs",
-           "object_groups": "object-groups", "zone_pairs": "zone-pairs", "lines": "lines", "bytes": "bytes"}
+           "object_groups": "object-groups", "zone_pairs": "zone-pairs", "flows": "flows", "conjunctions": "conjunctions",
+           "lines": "lines", "bytes": "bytes"}
 
 
 def _device_line(outcome) -> str:

@@ -52,6 +52,7 @@ class Options:
     """What `septum compile` passes every backend."""
 
     table: str = "septum"  # nftables: the table Septum owns
+    bridge: str = "septum"  # openflow: the Open vSwitch bridge `septum apply` installs flows on
 
 
 class Backend(Protocol):
