@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Septum's live work needs when they are missing: nftables (`nft`,
 # for `septum compile --prove`, `septum apply` and the live dataplane tests), iproute2 (`ip`, for
-# the tests' network namespaces) and util-linux (`unshare`). Needs root and apt-get; otherwise it
+# the tests' network namespaces), util-linux (`unshare`) and openvswitch-switch (`ovs-vswitchd`,
+# `ovs-ofctl`: the OpenFlow backend's proof and live tests start a private switch of their own;
+# no system service is started or needed). Needs root and apt-get; otherwise it
 # says what is missing and leaves it to you (tests that need them then skip, or fail under CI=true).
 set -euo pipefail
 
@@ -9,6 +11,7 @@ missing=()
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || missing+=(nftables)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v unshare >/dev/null || missing+=(util-linux)
+command -v ovs-vswitchd >/dev/null || [ -x /usr/sbin/ovs-vswitchd ] || missing+=(openvswitch-switch)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
 
 from septum.compiler.devices.intent import DeviceIntent, Rule
-from septum.compiler.devices.prove import DevicePacket, DeviceSpace, intended
+from septum.compiler.devices.prove import TRACKED_ICMP, DevicePacket, DeviceSpace, intended
 from septum.compiler.packets.addresses import AddressSet
 from septum.compiler.packets.space import Packet
 
@@ -384,11 +384,19 @@ class Routes:
 class Expectation:
     """The intent's verdict for a packet in the lab: where a new connection must come out."""
 
-    def __init__(self, device: DeviceIntent, routes: Routes) -> None:
+    def __init__(self, device: DeviceIntent, routes: Routes, tracked=TRACKED_ICMP) -> None:
         self.device = device
         self.routes = routes
+        self.tracked = tracked  # the ICMP the target's connection tracker admits as new
         self.space = DeviceSpace([i.name for i in device.interfaces])
-        self.allowed = intended(self.space, device)
+        self.allowed = intended(self.space, device, tracked)
+
+    def tracks(self, wire: Wire) -> bool:
+        """Whether the target's tracker opens a session for this packet, when admitted."""
+        if wire.protocol != "icmp":
+            return True
+        return any(entry == wire.icmp_type or entry == (wire.icmp_type, wire.icmp_code)
+                   for entry in self.tracked.get("icmp", ()))
 
     def new(self, ingress: str, wire: Wire) -> str | None:
         egress = self.routes.egress(wire.destination)
@@ -616,9 +624,9 @@ class ProbeMaker:
             wire = Wire(w.destination, w.source, "icmp", w.sport, w.dport, ICMP_REPLY_TYPE[w.icmp_type], w.icmp_code)
         else:
             return None
-        if original.seen:
+        if original.seen and self.expect.tracks(w):
             expected = self.expect.routes.egress(wire.destination)
-        elif wire.protocol == "udp":
+        elif wire.protocol == "udp" or original.seen:  # no session: the policy judges the answer
             expected = self.expect.new(ingress, wire)
         else:
             expected = None

@@ -53,10 +53,11 @@ def hospital(tmp_path_factory):
 
 
 def renamed(device: DeviceIntent, names: dict[str, str]) -> DeviceIntent:
-    """The same intent with its interfaces renamed (IOS names are no Linux names)."""
+    """The same intent with its interfaces renamed (IOS names and switch ports are no Linux
+    interface names), as interfaces."""
     return dataclasses.replace(
         device,
-        interfaces=tuple(i._replace(name=names[i.name]) for i in device.interfaces),
+        interfaces=tuple(i._replace(name=names[i.name], port=None) for i in device.interfaces),
         arrivals={names[k]: v for k, v in device.arrivals.items()},
         reach={names[k]: v for k, v in device.reach.items()},
         rules=tuple(r._replace(ingress=names[r.ingress], egress=names[r.egress]) for r in device.rules))

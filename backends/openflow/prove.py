@@ -12,6 +12,7 @@ from septum.compiler.devices.backend import BackendFailure
 from septum.compiler.devices.intent import DeviceIntent
 from septum.compiler.devices.prove import DeviceSpace, Proof, compare
 
+from .render import OVS_TRACKED_ICMP
 from .tool import load_in_sandbox
 
 
@@ -27,7 +28,8 @@ def prove_dump(device: DeviceIntent, dump: str) -> Proof:
     hairpin = space.false
     for name in space.names:
         hairpin = hairpin | (space.interface("i", name) & space.interface("o", name))
-    proof = compare(device, space, accepting, lambda packet: trace(flows, space, packet), scope=~hairpin)
+    proof = compare(device, space, accepting, lambda packet: trace(flows, space, packet), scope=~hairpin,
+                    tracked=OVS_TRACKED_ICMP)
     proof.method = "in Open vSwitch"
     return proof
 

@@ -33,7 +33,6 @@ from functools import lru_cache
 
 from septum.compiler.devices.backend import Artifact, Options, Output
 from septum.compiler.devices.intent import DeviceIntent, Rule
-from septum.compiler.devices.prove import TRACKED_ICMP
 from septum.compiler.diagnostics import Diagnostic
 
 from .text import address_blocks, icmp_matches, port_matches
@@ -44,6 +43,10 @@ _DESTINATION = {4: "nw_dst", 6: "ipv6_dst"}
 _PROTOCOL = {(4, "tcp"): "tcp", (4, "udp"): "udp", (4, "icmp"): "icmp",
              (6, "tcp"): "tcp6", (6, "udp"): "udp6", (6, "icmpv6"): "icmp6"}
 ND_TYPES = (133, 134, 135, 136)
+# The ICMP Open vSwitch's connection tracker (userspace datapath, measured) admits as new: the
+# requests with code 0 (not the kernel's address-mask request, nor requests with another code);
+# every other ICMP message it cannot relate to a session is invalid, and the policy judges it.
+OVS_TRACKED_ICMP = {"icmp": ((8, 0), (13, 0), (15, 0)), "icmpv6": ((128, 0),)}
 
 
 @lru_cache(maxsize=1)
@@ -174,7 +177,8 @@ def render(device: DeviceIntent, options: Options) -> Output:
     clauses, satisfied, cookies = _policy(device)
     text = _template().render(
         role=device.role, device=device.name, revision=device.revision.describe(), septum=device.revision.septum,
-        nd_types=ND_TYPES, tracked=[("icmp", t) for t in TRACKED_ICMP["icmp"]] + [("icmp6", t) for t in TRACKED_ICMP["icmpv6"]],
+        nd_types=ND_TYPES, tracked=[(_PROTOCOL[(4 if p == "icmp" else 6, p)], kind, code) for p, admitted in OVS_TRACKED_ICMP.items()
+                 for kind, code in admitted],
         clauses=[line.replace("priority=100,", "table=2,priority=100,", 1) for line in clauses.lines()], satisfied=satisfied,
         outputs=_outputs(device, outputs))
     data = text.encode("utf-8")

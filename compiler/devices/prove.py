@@ -33,6 +33,8 @@ STATES = ("new", "established", "related", "invalid", "untracked")
 # is not about a connection it tracks (an error about nothing it knows, a reply to nothing, other
 # types) it calls invalid: those the device judges by the policy alone, as if they were new.
 TRACKED_ICMP = {"icmp": (8, 13, 15, 17), "icmpv6": (128, 139)}
+# Each entry is a type (every code) or (type, code). A target whose tracker admits other ICMP
+# (Open vSwitch's: requests with code 0 only) proves against its own set (`tracked=`).
 OTHER = ""  # the name of interface 0: any interface not named otherwise
 
 
@@ -133,8 +135,9 @@ def rule_set(ds: DeviceSpace, rule: Rule, sets: _Sets | None = None):
             & sets.addresses("d", rule.destination) & sets.services(rule.services))
 
 
-def intended(ds: DeviceSpace, device: DeviceIntent):
-    """Every packet the device must accept (the states included)."""
+def intended(ds: DeviceSpace, device: DeviceIntent, tracked=TRACKED_ICMP):
+    """Every packet the device must accept (the states included); `tracked`: the ICMP the
+    target's connection tracker admits as new."""
     sets = _Sets(ds)
     new = ds.false
     by_pair: dict[tuple[str, str], object] = {}
@@ -147,16 +150,17 @@ def intended(ds: DeviceSpace, device: DeviceIntent):
         new = new | (ds.interface("i", ingress) & ds.interface("o", egress) & body)
     fresh = ds.state("new") | ds.state("untracked")
     replies = ds.state("established") | ds.state("related")
-    return ds.true & ((fresh & new) | replies | (ds.state("invalid") & untrackable_icmp(ds.space) & new))
+    return ds.true & ((fresh & new) | replies | (ds.state("invalid") & untrackable_icmp(ds.space, tracked) & new))
 
 
-def untrackable_icmp(space: PacketSpace):
-    """ICMP and ICMPv6 messages of the types conntrack cannot admit as new (`TRACKED_ICMP`)."""
+def untrackable_icmp(space: PacketSpace, tracked=TRACKED_ICMP):
+    """ICMP and ICMPv6 messages a connection tracker cannot admit as new (all but `tracked`)."""
     node = space.false
-    for protocol, tracked in TRACKED_ICMP.items():
+    for protocol, admitted in tracked.items():
         requests = space.false
-        for kind in tracked:
-            requests = requests | space.match(protocol, icmp_type=kind)
+        for kind in admitted:
+            kind, code = kind if isinstance(kind, tuple) else (kind, None)
+            requests = requests | space.match(protocol, icmp_type=kind, icmp_code=code)
         node = node | (space.match(protocol) & ~requests)
     return node
 
@@ -199,7 +203,7 @@ def intent_rule_for(device: DeviceIntent, ds: DeviceSpace, packet: DevicePacket)
 
 
 def compare(device: DeviceIntent, ds: DeviceSpace, accepted, trace: Callable[[DevicePacket], str],
-            scope=None) -> Proof:
+            scope=None, tracked=TRACKED_ICMP) -> Proof:
     """Prove `accepted` (what the target accepts, in `ds`) equal to the device's intent.
     `trace(packet)` says which of the target's rules decided a packet (for the counterexample).
     `scope`, if given, is the part of the space the target's config speaks for (a Cisco zone-based
@@ -208,7 +212,7 @@ def compare(device: DeviceIntent, ds: DeviceSpace, accepted, trace: Callable[[De
 
     started = time.perf_counter()
     scope = ds.true if scope is None else ds.true & scope
-    expected = intended(ds, device) & scope
+    expected = intended(ds, device, tracked) & scope
     accepted = accepted & scope
     extra = accepted & ~expected
     missing = expected & ~accepted
