@@ -250,11 +250,21 @@ def test_shared_clause_three_dimensions_and_icmp(rich):
     assert rich.verdict("1", "invalid", tcp("10.1.2.3", "10.3.3.3", 8000)) is None  # +inv TCP dropped
 
 
-def test_conj_id_flow_priority_decides(rich):
-    """An invalid packet of conjunction 1 (not TCP: none can be) never commits; the +inv flow at 101
-    wins the conj_id search. conj 1 needs tcp, so check by the reason on an established-free path."""
-    d = decide(rich.flows, "1", "new", tcp("10.1.2.3", "10.3.3.3", 8000))
-    assert "cookie 0x1" in d.reason and "priority 100, cookie 0x1" in d.reason
+def test_conj_id_flow_priority_decides():
+    """The conj_id search is by the conj_id flows' own priorities: an invalid packet takes the
+    priority-101 flow (no commit), a new one the priority-100 flow."""
+    s = Switch(textwrap.dedent("""\
+         priority=200,ct_state=-trk,ip actions=ct(table=1)
+         table=1, priority=100,icmp,icmp_type=3 actions=conjunction(5,1/2)
+         table=1, priority=100,ip,nw_dst=10.0.0.0/8 actions=conjunction(5,2/2)
+         cookie=0x51, table=1, priority=101,conj_id=5,ct_state=+inv actions=output:2
+         cookie=0x50, table=1, priority=100,conj_id=5,ip actions=ct(commit),output:3
+        """))
+    error = packet("192.0.2.1", "10.0.0.1", "icmp", icmp=(3, 1))
+    assert s.verdict("1", "invalid", error) == "2"
+    assert "cookie 0x51" in decide(s.flows, "1", "invalid", error).reason
+    assert s.verdict("1", "new", error) == "3"
+    assert s.verdict("1", "new", packet("192.0.2.1", "11.0.0.1", "icmp", icmp=(3, 1))) is None
 
 
 def test_plain_flow_below_conjunctions(rich):
@@ -318,7 +328,8 @@ def test_ordinary_flow_beats_clauses_at_equal_priority_and_conj_search_sees_plai
 
 
 def test_equal_priority_overlap_with_same_actions_is_fine():
-    s = Switch(" priority=5,ip,nw_dst=10.0.0.0/8 actions=output:2\n priority=5,tcp,nw_dst=10.1.0.0/16 actions=output:2\n"
+    s = Switch(" priority=5,ip,nw_dst=10.0.0.0/8 actions=output:2\n"
+               " priority=5,tcp,nw_dst=10.1.0.0/16 actions=output:2\n"
                " priority=5,ip,nw_dst=11.0.0.0/8 actions=output:3\n")
     assert s.verdict("1", "new", tcp("1.1.1.1", "10.1.0.1", 80)) == "2"
     assert s.verdict("1", "new", tcp("1.1.1.1", "11.0.0.1", 81)) == "3"

@@ -46,7 +46,7 @@ ovs-vswitchd unix:"$D/db.sock" --pidfile="$D/ovs-vswitchd.pid" --detach --log-fi
 ovs-vsctl --db=unix:"$D/db.sock" --timeout=30 add-br septum -- set bridge septum datapath_type=netdev \
   fail_mode=secure protocols=OpenFlow13 || exit 14
 ovs-ofctl -O OpenFlow13 --bundle replace-flows unix:"$D/septum.mgmt" "$FLOWS" 2>"$D/load.err" || { cat "$D/load.err" >&2; exit 15; }
-ovs-ofctl -O OpenFlow13 dump-flows --no-stats unix:"$D/septum.mgmt" || exit 16
+ovs-ofctl -O OpenFlow13 dump-flows --no-stats --no-names unix:"$D/septum.mgmt" || exit 16
 """
 
 

@@ -203,16 +203,19 @@ def intent_rule_for(device: DeviceIntent, ds: DeviceSpace, packet: DevicePacket)
 
 
 def compare(device: DeviceIntent, ds: DeviceSpace, accepted, trace: Callable[[DevicePacket], str],
-            scope=None, tracked=TRACKED_ICMP) -> Proof:
+            scope=None, tracked=TRACKED_ICMP, feasible=None) -> Proof:
     """Prove `accepted` (what the target accepts, in `ds`) equal to the device's intent.
     `trace(packet)` says which of the target's rules decided a packet (for the counterexample).
     `scope`, if given, is the part of the space the target's config speaks for (a Cisco zone-based
-    firewall does not filter between two interfaces it has no zone for): the proof is of that part."""
+    firewall does not filter between two interfaces it has no zone for): the proof is of that part.
+    `feasible`, if given, is what the target can do at all (a switch sends a packet only to the port
+    of its destination): the intent is held to it, what the target accepts is not (so a packet it
+    sends elsewhere is still a counterexample)."""
     import time
 
     started = time.perf_counter()
     scope = ds.true if scope is None else ds.true & scope
-    expected = intended(ds, device, tracked) & scope
+    expected = intended(ds, device, tracked) & scope & (ds.true if feasible is None else feasible)
     accepted = accepted & scope
     extra = accepted & ~expected
     missing = expected & ~accepted
