@@ -135,13 +135,17 @@ def compile_command(path: Path, devices: tuple[str, ...], out: Path, output_form
 @click.option("--path", "path", default="zones", show_default=True, type=click.Path(exists=True, path_type=Path),
               help="The policy tree (it says which backend DEVICE has).")
 @click.option("--no-verify", is_flag=True, help="As for compile: apply even though verification finds problems.")
+@click.option("--bridge", default="septum", show_default=True, help="openflow: the local Open vSwitch bridge.")
 @AS_OF_OPTION
 @_guard
-def apply_command(device: str, config: Path | None, path: Path, no_verify: bool, as_of: str | None) -> None:
+def apply_command(device: str, config: Path | None, path: Path, no_verify: bool, bridge: str,
+                  as_of: str | None) -> None:
     """Apply DEVICE's configuration to the target on this machine, atomically.
 
     nftables: `nft -f` in the current network namespace, one transaction that recreates Septum's
-    table; a config that fails to load leaves the running ruleset exactly as it was.
+    table; a config that fails to load leaves the running ruleset exactly as it was. openflow:
+    `ovs-ofctl --bundle replace-flows` on a local bridge, one transaction likewise. cisco-ios:
+    there is no router here; load the file on the router (docs/backends.md, rollout).
 
     Exit 0 applied; 1 not applied (the target refused it, or the device cannot be compiled);
     2 input errors or bad arguments; 3 internal error.
@@ -160,7 +164,7 @@ def apply_command(device: str, config: Path | None, path: Path, no_verify: bool,
         sys.exit(result.status)
     intent = result.intent.devices[device]
     backend = backend_for(intent.kind)
-    options = Options()
+    options = Options(bridge=bridge)
     if backend is None or not hasattr(backend, "apply"):
         click.echo(f"septum apply: the {intent.kind} backend cannot apply a config on this machine", err=True)
         sys.exit(1)

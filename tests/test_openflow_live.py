@@ -90,3 +90,41 @@ def test_the_switch_agrees_with_the_kernel_on_the_same_probes(hospital):
     assert not differ, "\n".join(differ[:10])
     print(f"{len(switch.probes)} probes: switch and kernel agree on all but {untracked} answers to ICMP requests "
           f"with a nonzero code")
+
+
+def test_apply_installs_in_one_bundle_and_a_bad_table_changes_nothing(tmp_path):
+    """`septum apply` on a local bridge (the lab's private switch): the hospital's flows go in;
+    a file with one flow OVS refuses leaves them exactly as they were."""
+    import subprocess
+    import sys
+
+    from ovslab import OvsSwitch
+
+    from conftest import ROOT
+
+    out = tmp_path / "out"
+    compiled_run = subprocess.run([sys.executable, "-m", "septum", "compile", "zones", "--device", "biomed-sw",
+                                   "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert compiled_run.returncode == 0, compiled_run.stderr
+    flows = out / "biomed-sw.flows"
+    with OvsSwitch([1, 2, 3, 4, 48]) as switch:
+        def apply(config):
+            return subprocess.run([sys.executable, "-m", "septum", "apply", "biomed-sw", "--config", str(config),
+                                   "--path", "zones", "--bridge", switch.bridge], cwd=ROOT, env=switch.env(),
+                                  capture_output=True, text=True, timeout=120)
+
+        done = apply(flows)
+        assert done.returncode == 0, done.stderr
+        assert "installed 111 flows on bridge" in done.stdout
+        before = switch.dump_flows()
+        assert before.count("\n") == 111 and "conjunction(" in before
+        broken = tmp_path / "broken.flows"
+        broken.write_text(flows.read_text().replace("table=3,priority=0 actions=drop",
+                                                    "table=3,priority=0 actions=drop\ntable=3,ip,nw_dst=198.18.9.9/33 actions=drop"))
+        refused = apply(broken)
+        assert refused.returncode == 1 and "bridge " in refused.stderr and "is unchanged" in refused.stderr
+        assert switch.dump_flows() == before
+        wrong_device = tmp_path / "other.flows"
+        wrong_device.write_text(flows.read_text().replace("for switch biomed-sw", "for switch other-sw", 1))
+        assert apply(wrong_device).returncode == 1
+        assert switch.dump_flows() == before
