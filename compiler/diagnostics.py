@@ -75,7 +75,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W521": ("redundant rule", "warning"),
     "E522": ("flow allows nothing after carve-outs", "finding"),
     "W523": ("carve-out removes nothing", "warning"),
-    "E601": ("no backend for the device yet", "finding"),
+    "E601": ("no backend for the device", "finding"),
     "E602": ("over the target's limits", "finding"),
     "E603": ("the target cannot express it", "finding"),
     "E604": ("cannot prove here", "finding"),

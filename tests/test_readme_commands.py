@@ -54,6 +54,9 @@ def test_the_main_command_checks_and_compiles_the_reference_hospital(clean_copy)
     assert (clean_copy / "build" / "septum" / "core-fw.nft").is_file()
     assert ("septum compile: dist-rtr (cisco-ios): wrote build/septum/dist-rtr.ios" in result.stdout
             and "proven equal to the intent by a Cisco config parser and evaluator" in result.stdout)
+    assert "septum compile: biomed-sw (openflow): wrote build/septum/biomed-sw.flows" in result.stdout
+    if os.geteuid() == 0 and shutil.which("ovs-vswitchd"):
+        assert "proven equal to the intent in Open vSwitch" in result.stdout
 
 
 def test_the_test_command_sets_up_and_reaches_the_suite(clean_copy):

@@ -150,7 +150,7 @@ def compile_device(device, options: Options, prove: bool) -> DeviceResult:
     if backend is None:
         known = ", ".join(known_kinds()) or "none"
         outcome.diagnostics.append(Diagnostic(
-            "E601", f"the {device.kind} backend is not yet available: device '{device.name}' is not compiled",
+            "E601", f"no {device.kind} backend is installed: device '{device.name}' is not compiled",
             device.span, f"backends available: {known}; compile the others with `--device NAME`"))
         return outcome
     rendered = backend.render(device, options)
