@@ -98,7 +98,7 @@ SCENARIOS = [
 # Runs in a fresh interpreter: the cross-product encoding of one device's compiled intent.
 # Prints one JSON line.
 CROSS_CHILD = r"""
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 args = json.loads(sys.argv[1])
 t0 = time.perf_counter()
@@ -182,7 +182,6 @@ if count <= args["max_flows"]:
                   bytes=os.path.getsize(args["out"]), build_s=time.perf_counter() - t0 - t_intent - t_count)
 print("BENCH-JSON " + json.dumps(report))
 """
-CROSS_CHILD = CROSS_CHILD.replace("import json, sys, time", "import json, os, sys, time", 1)
 
 # One shell script in a fresh network namespace (tool.py's recipe, the daemons kept up while the
 # files are loaded one after the other). Prints "LOAD <i> <rc> <seconds> <flows on bridge> <vswitchd VmHWM kB>".
@@ -374,12 +373,8 @@ def measure(name, label, path, counts, budgets, env, cwd, args) -> dict:
             first = next((g.get("message") for g in d.get("diagnostics", [])), None)
             refused.append({"name": d.get("name"), "status": d.get("status"), "codes": codes, "first": first,
                             "count": len(d.get("diagnostics", []))})
-    if not refused and devices:
-        # diagnostics may be reported at top level only
-        pass
     top_e603 = [g for g in report.get("diagnostics", []) if g.get("code") == "E603"]
     row["refused"] = refused
-    row["e603_total"] = sum(1 for d in refused for _ in range(1) if "E603" in d["codes"]) or 0
     row["e603_diagnostics"] = len(top_e603) + sum(r["count"] for r in refused if "E603" in r["codes"])
     row["tables"] = {"flows": sum(d.get("flows", 0) for d in written),
                      "conjunctions": sum(d.get("conjunctions", 0) for d in written),
@@ -487,7 +482,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
         out.append(f"| | largest: {lg['name']}, generated | {_n(lg['flows'])} | {_n(lg['conjunctions'])} "
                    f"| {_mb(lg['bytes'])} | {_fmt_load(load)} "
                    f"| {_n(load.get('bridge_flows')) if load and load['rc'] == 0 else '—'} "
-                   f"| {f'{load['vswitchd_mb']:.0f}' if load else '—'} |".replace("{load['vswitchd_mb']:.0f}", ""))
+                   f"| {('%.0f' % load['vswitchd_mb']) if load else '—'} |")
         c = r.get("cross") or {}
         if "error" in c:
             out.append(f"| | largest: {lg['name']}, cross-product | failed | | | | | |")

@@ -107,3 +107,24 @@ def test_a_wrong_flow_is_caught_by_the_proof(tree, monkeypatch):
     packet = outcome.proof.counterexample
     assert (packet.ingress, packet.egress, packet.packet.protocol, packet.packet.port in (443, 444)) == (
         "1", "2", "tcp", True)
+
+
+def test_hostile_strings_reach_only_the_cookie_map_as_json(tmp_path):
+    from test_hostile import DIRECTORY, FILE, HOSTILE
+
+    root = tmp_path / "policy"
+    (root / DIRECTORY).mkdir(parents=True)
+    (root / "base.septum").write_text(BASE.replace("allow a -> b : https\n", "") + f"""
+switch s openflow {{
+  description "{HOSTILE}"
+  port 1 zone a
+  port 2 zone b
+}}
+""")
+    (root / DIRECTORY / FILE).write_text(f'allow a -> b : https "{HOSTILE}"\n')
+    files = _files(root)
+    flows = files["s.flows"]
+    assert "flush" not in flows and DIRECTORY not in flows and "é" not in flows
+    assert all(line.startswith(("#", "table=", "cookie=")) for line in flows.splitlines() if line)
+    cookies = json.loads(files["s.cookies.json"])["cookies"]
+    assert cookies["0x1"]["location"] == f"{DIRECTORY}/{FILE}:1"
