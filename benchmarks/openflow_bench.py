@@ -149,7 +149,8 @@ for index, rule in enumerate(device.rules, 1):
     count += n_rule
     per_rule_max = max(per_rule_max, n_rule)
 t_count = time.perf_counter() - t0 - t_intent
-report = {"flows": count, "rules": len(device.rules), "largest_rule": per_rule_max, "intent_s": t_intent,
+generated_policy = sum(1 for l in open(args["generated"]) if l.startswith(("table=2,", "cookie=")) and "table=2," in l and "priority=0 " not in l)
+report = {"generated_policy": generated_policy, "flows": count, "rules": len(device.rules), "largest_rule": per_rule_max, "intent_s": t_intent,
           "count_s": t_count, "written": False}
 if count <= args["max_flows"]:
     generated = Path(args["generated"]).read_text().splitlines()
@@ -479,7 +480,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         if not lg:
             continue
         load = r.get("load")
-        out.append(f"| | largest: {lg['name']}, generated | {_n(lg['flows'])} | {_n(lg['conjunctions'])} "
+        gp = (r.get("cross") or {}).get("generated_policy")
+        out.append(f"| | largest: {lg['name']}, generated | {_n(lg['flows'])}{f' ({gp:,} policy)' if gp else ''} | {_n(lg['conjunctions'])} "
                    f"| {_mb(lg['bytes'])} | {_fmt_load(load)} "
                    f"| {_n(load.get('bridge_flows')) if load and load['rc'] == 0 else '—'} "
                    f"| {('%.0f' % load['vswitchd_mb']) if load else '—'} |")
@@ -509,10 +511,10 @@ def markdown(rows: list[dict], meta: dict) -> str:
         if c.get("error"):
             notes.append(f"- {r['label']}: cross-product failed: `{c['error']}`")
         elif "flows" in c and r.get("largest"):
-            ratio = c["flows"] / max(1, r["largest"]["flows"])
+            ratio = c["flows"] / max(1, c.get("generated_policy") or r["largest"]["flows"])
             notes.append(f"- {r['label']}: {r['largest']['name']}: {c['rules']:,} rules; cross-product "
-                         f"{c['flows']:,} policy flows = {ratio:,.1f}x the generated table's {r['largest']['flows']:,} "
-                         f"flows (largest single rule: {c['largest_rule']:,}); counted in {c['count_s']:.2f} s "
+                         f"{c['flows']:,} policy flows = {ratio:,.2f}x the generated table's {c.get('generated_policy', 0):,} "
+                         f"policy (table 2) flows (largest single rule: {c['largest_rule']:,}); counted in {c['count_s']:.2f} s "
                          f"after {c['intent_s']:.1f} s to compile the intent")
         for key, load in (("generated", r.get("load")), ("cross-product", c.get("load"))):
             if load and load.get("error"):
