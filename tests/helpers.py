@@ -63,3 +63,19 @@ def require_live(*tools: str) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{message}; under CI live tests must run (scripts/test.sh installs the tools)")
         pytest.skip(message)
+
+
+def compiled_device(path: Path, kind: str, prove: bool = False):
+    """Compile a policy (verification skipped) and return (result, the one device of that kind)."""
+    from septum.compiler.devices.pipeline import compile_policy
+
+    result = compile_policy(path, None, verify=False, prove=prove)
+    [device] = [d for d in result.devices if d.kind == kind]
+    return result, device
+
+
+def device_files(path: Path, kind: str) -> dict[str, str]:
+    """The files the one device of that kind compiles to, by name."""
+    _, device = compiled_device(path, kind)
+    assert device.status == "compiled", [(d.code, d.message) for d in device.diagnostics]
+    return {a.name: a.data.decode("utf-8") for a in device.artifacts}

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from conftest import run_septum
-from helpers import BASE
+from helpers import BASE, compiled_device, device_files
 from septum.compiler.devices.pipeline import compile_policy
 
 GOLDEN = Path(__file__).parent / "golden_configs" / "dist-rtr.ios"
@@ -22,15 +22,11 @@ router r cisco-ios {
 
 
 def _compiled(path: Path, prove: bool = False):
-    result = compile_policy(path, None, verify=False, prove=prove)
-    [device] = [d for d in result.devices if d.kind == "cisco-ios"]
-    return result, device
+    return compiled_device(path, "cisco-ios", prove)
 
 
 def _text(path: Path) -> str:
-    _, device = _compiled(path)
-    assert device.status == "compiled", [(d.code, d.message) for d in device.diagnostics]
-    return device.artifacts[0].data.decode("utf-8")
+    return device_files(path, "cisco-ios")["r.ios"]
 
 
 def _masked(text: str) -> str:

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from conftest import run_septum
-from helpers import BASE, require_live
+from helpers import BASE, compiled_device, device_files, require_live
 from septum.compiler.devices.pipeline import compile_policy
 
 GOLDEN = Path(__file__).parent / "golden_configs" / "biomed-sw.flows"
@@ -22,15 +22,11 @@ switch s openflow {
 
 
 def _compiled(path: Path, prove: bool = False):
-    result = compile_policy(path, None, verify=False, prove=prove)
-    [device] = [d for d in result.devices if d.kind == "openflow"]
-    return result, device
+    return compiled_device(path, "openflow", prove)
 
 
 def _files(path: Path) -> dict[str, str]:
-    _, device = _compiled(path)
-    assert device.status == "compiled", [(d.code, d.message) for d in device.diagnostics]
-    return {a.name: a.data.decode("utf-8") for a in device.artifacts}
+    return device_files(path, "openflow")
 
 
 def _masked(text: str) -> str:
