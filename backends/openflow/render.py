@@ -94,13 +94,11 @@ class _Table:
     """Flows of one table: match -> actions, in the order first written."""
 
     def __init__(self) -> None:
-        self.flows: dict[str, list[str]] = {}
+        self.flows: dict[str, dict[str, None]] = {}  # match -> its actions, in order, once each
         self.rules: dict[str, set[int]] = {}
 
     def add(self, match: str, action: str, rule: int) -> None:
-        actions = self.flows.setdefault(match, [])
-        if action not in actions:
-            actions.append(action)
+        self.flows.setdefault(match, {})[action] = None
         self.rules.setdefault(match, set()).add(rule)
 
     def lines(self) -> list[str]:
@@ -145,6 +143,7 @@ def _policy(device: DeviceIntent) -> tuple[_Table, list[str], dict[str, dict]]:
     return clauses, satisfied, cookies
 
 
+@lru_cache(maxsize=1 << 14)
 def _service(family: int, service) -> list[str]:
     protocol = _PROTOCOL[(family, service.protocol)]
     if service.protocol in ("tcp", "udp"):
@@ -167,6 +166,14 @@ def _outputs(device: DeviceIntent, outputs: dict[str, str]) -> list[str]:
     return [text for _, text in flows]
 
 
+def _cookie_map(device: DeviceIntent, cookies: dict[str, dict]) -> bytes:
+    """The cookie map as JSON, a line per cookie (json's C encoder: an indented dump of 100k
+    entries would take seconds)."""
+    lines = [f"  {json.dumps(cookie)}: {json.dumps(entry, sort_keys=True)}" for cookie, entry in cookies.items()]
+    head = f'{{\n  "device": {json.dumps(device.name)},\n  "revision": {json.dumps(device.revision.describe())},\n'
+    return (head + '  "cookies": {\n' + ",\n".join("  " + line for line in lines) + "\n  }\n}\n").encode("utf-8")
+
+
 def render(device: DeviceIntent, options: Options) -> Output:
     problems = limits(device)
     if problems:
@@ -183,8 +190,7 @@ def render(device: DeviceIntent, options: Options) -> Output:
         outputs=_outputs(device, outputs))
     data = text.encode("utf-8")
     flows = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-    cookie_map = json.dumps({"device": device.name, "revision": device.revision.describe(), "cookies": cookies},
-                            indent=2, sort_keys=True).encode("utf-8") + b"\n"
+    cookie_map = _cookie_map(device, cookies)
     summary = {"flows": flows, "conjunctions": len(satisfied) // 2, "bytes": len(data)}
     return Output([Artifact(f"{device.name}.flows", data),
                    Artifact(f"{device.name}.cookies.json", cookie_map, role="cookies")], summary, [])

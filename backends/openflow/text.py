@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 
-def address_blocks(family: int, intervals) -> list[str]:
+@lru_cache(maxsize=1 << 16)
+def address_blocks(family: int, intervals: tuple) -> list[str]:
     """Address intervals as the fewest CIDR blocks (a host without its prefix length)."""
     make = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
     width = 32 if family == 4 else 128
@@ -16,6 +18,7 @@ def address_blocks(family: int, intervals) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1 << 14)
 def port_matches(low: int, high: int) -> list[str]:
     """A port range as `tp_dst=VALUE/MASK` matches (none for every port)."""
     if (low, high) == (0, 65535):
