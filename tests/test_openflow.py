@@ -55,12 +55,12 @@ def test_a_rule_is_a_conjunction_of_sources_destinations_and_services(tree):
                                                  "service https { tcp 443, 8000-8063; icmp type 3 code 4; encrypted }")
                          + SWITCH}))
     text = files["s.flows"]
-    assert "cookie=0x1,table=2,priority=100,ip,in_port=1,nw_src=10.0.1.0/24 actions=conjunction(1,1/3)\n" in text
-    assert "cookie=0x1,table=2,priority=100,ip,nw_dst=10.0.2.0/24 actions=conjunction(1,2/3)\n" in text
-    assert "cookie=0x1,table=2,priority=100,tcp,tp_dst=443 actions=conjunction(1,3/3)\n" in text
-    assert "cookie=0x1,table=2,priority=100,tcp,tp_dst=0x1f40/0xffc0 actions=conjunction(1,3/3)\n" in text
-    assert "cookie=0x1,table=2,priority=100,icmp,icmp_type=3,icmp_code=4 actions=conjunction(1,3/3)\n" in text
-    assert "cookie=0x1,table=2,priority=100,conj_id=1,ip actions=ct(commit),resubmit(,3)\n" in text
+    assert "cookie=0x1,table=2,priority=30000,ip,in_port=1,nw_src=10.0.1.0/24 actions=conjunction(1,1/3)\n" in text
+    assert "cookie=0x1,table=2,priority=30000,ip,nw_dst=10.0.2.0/24 actions=conjunction(1,2/3)\n" in text
+    assert "cookie=0x1,table=2,priority=30000,tcp,tp_dst=443 actions=conjunction(1,3/3)\n" in text
+    assert "cookie=0x1,table=2,priority=30000,tcp,tp_dst=0x1f40/0xffc0 actions=conjunction(1,3/3)\n" in text
+    assert "cookie=0x1,table=2,priority=30000,icmp,icmp_type=3,icmp_code=4 actions=conjunction(1,3/3)\n" in text
+    assert "cookie=0x1,table=2,priority=40000,conj_id=1,ip actions=ct(commit),resubmit(,3)\n" in text
     assert "table=3,priority=124,ip,nw_dst=10.0.2.0/24 actions=output:2\n" in text
     assert json.loads(files["s.cookies.json"])["cookies"]["0x1"]["location"] == "p.septum:6"
 

@@ -43,6 +43,14 @@ _DESTINATION = {4: "nw_dst", 6: "ipv6_dst"}
 _PROTOCOL = {(4, "tcp"): "tcp", (4, "udp"): "udp", (4, "icmp"): "icmp",
              (6, "tcp"): "tcp6", (6, "udp"): "udp6", (6, "icmpv6"): "icmp6"}
 ND_TYPES = (133, 134, 135, 136)
+# A flow's actions travel in one OpenFlow message (at most 64 KiB): a clause flow many rules share
+# lists at most this many conjunctions. The next conjunctions' clause flows go one priority lower;
+# a packet that satisfies no conjunction at one priority is tried at the next (OVS's classifier),
+# so any satisfied conjunction admits it, as one priority would. The flows that act on a
+# satisfied conjunction sit above every clause priority.
+CONJUNCTIONS_PER_PRIORITY = 3_000  # 16 bytes each in the message
+CLAUSE_PRIORITY = 30_000
+SATISFIED_PRIORITY = 40_000
 # The ICMP Open vSwitch's connection tracker (userspace datapath, measured) admits as new: the
 # requests with code 0 (not the kernel's address-mask request, nor requests with another code);
 # every other ICMP message it cannot relate to a session is invalid, and the policy judges it.
@@ -127,18 +135,20 @@ def _policy(device: DeviceIntent) -> tuple[_Table, list[str], dict[str, dict]]:
             if not (sources and destinations and services):
                 continue
             conjunction += 1
+            priority = CLAUSE_PRIORITY - (conjunction - 1) // CONJUNCTIONS_PER_PRIORITY
             for block in address_blocks(family, sources):
-                clauses.add(f"priority=100,{_IP[family]},in_port={rule.ingress},{_SOURCE[family]}={block}",
+                clauses.add(f"priority={priority},{_IP[family]},in_port={rule.ingress},{_SOURCE[family]}={block}",
                             f"conjunction({conjunction},1/3)", index)
             for block in address_blocks(family, destinations):
-                clauses.add(f"priority=100,{_IP[family]},{_DESTINATION[family]}={block}",
+                clauses.add(f"priority={priority},{_IP[family]},{_DESTINATION[family]}={block}",
                             f"conjunction({conjunction},2/3)", index)
             for match in services:
-                clauses.add(f"priority=100,{match}", f"conjunction({conjunction},3/3)", index)
+                clauses.add(f"priority={priority},{match}", f"conjunction({conjunction},3/3)", index)
             ip = _IP[family]  # ct needs the family in the match
-            satisfied.append(f"cookie={index:#x},table=2,priority=101,conj_id={conjunction},{ip},ct_state=+trk+inv "
+            satisfied.append(f"cookie={index:#x},table=2,priority={SATISFIED_PRIORITY + 1},conj_id={conjunction},{ip},"
+                             f"ct_state=+trk+inv "
                              f"actions=resubmit(,3)")
-            satisfied.append(f"cookie={index:#x},table=2,priority=100,conj_id={conjunction},{ip} "
+            satisfied.append(f"cookie={index:#x},table=2,priority={SATISFIED_PRIORITY},conj_id={conjunction},{ip} "
                              f"actions=ct(commit),resubmit(,3)")
     return clauses, satisfied, cookies
 
@@ -186,7 +196,7 @@ def render(device: DeviceIntent, options: Options) -> Output:
         role=device.role, device=device.name, revision=device.revision.describe(), septum=device.revision.septum,
         nd_types=ND_TYPES, tracked=[(_PROTOCOL[(4 if p == "icmp" else 6, p)], kind, code) for p, admitted in OVS_TRACKED_ICMP.items()
                  for kind, code in admitted],
-        clauses=[line.replace("priority=100,", "table=2,priority=100,", 1) for line in clauses.lines()], satisfied=satisfied,
+        clauses=[line.replace("priority=", "table=2,priority=", 1) for line in clauses.lines()], satisfied=satisfied,
         outputs=_outputs(device, outputs))
     data = text.encode("utf-8")
     flows = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
