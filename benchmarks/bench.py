@@ -220,6 +220,30 @@ def _fmt_s(v):
     return "—" if v is None else (f"{v:.3f}" if v < 10 else f"{v:.1f}")
 
 
+def count(v) -> str:
+    return "—" if v is None else f"{v:,}"
+
+
+def compile_table(rows: list[dict], devices: str = "devices") -> list[str]:
+    """The compile benchmarks' first table (compile_bench.py, cisco_bench.py, openflow_bench.py):
+    `septum check` and `septum compile` per scenario, and the budgets."""
+    out = [f"| scenario | {devices} | `septum check` s | check RSS MB | `septum compile` s | compile RSS MB "
+           "| compile − check s | budget |", "|---|--:|--:|--:|--:|--:|--:|---|"]
+    for r in rows:
+        budget = []
+        for key, v in r["budgets"].items():
+            what = "compile − check" if key == "extra_s" else "compile RSS"
+            unit = " s" if key == "extra_s" else " MB"
+            verdict = ("PASS" if v["ok"] else "OVER") if v["ran"] else "FAIL (did not run)"
+            budget.append(f"{what} < {v['limit']:g}{unit}: {verdict}")
+        rc = r["compile_rc"]
+        out.append(f"| {r['label']} | {r['written']} of {r['devices']} | {_fmt_s(r['check_s'])}"
+                   f"{'' if r['check_rc'] == 0 else ' (rc ' + str(r['check_rc']) + ')'} | {r['check_mb']:.0f} "
+                   f"| {_fmt_s(r['compile_s'])}{'' if rc == 0 else ' (rc ' + str(rc) + ')'} | {r['compile_mb']:.0f} "
+                   f"| {_fmt_s(r['extra_s'])} | {'; '.join(budget) or '—'} |")
+    return out
+
+
 def _fmt_mb(v):
     return "—" if v is None else f"{v:.0f}"
 

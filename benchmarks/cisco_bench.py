@@ -767,8 +767,7 @@ def _s(v) -> str:
     return bench._fmt_s(v)
 
 
-def _n(v) -> str:
-    return "—" if v is None else f"{v:,}"
+_n = bench.count
 
 
 def _mb(v) -> str:
@@ -793,21 +792,8 @@ def _check(res: dict) -> str:
 def markdown(rows: list[dict], meta: dict) -> str:
     out = [f"Septum Cisco IOS benchmarks — Python {meta['python']} on {meta['platform']}, {meta['cpus']} CPUs; "
            f"median of {meta['repeat']} run(s), fresh process each; {meta['aerleon']}.",
-           f"Calibration: a 10-million-step Python loop takes {meta['calibration_s']} s here.", "",
-           "| scenario | devices written | `septum check` s | check RSS MB | `septum compile` s | compile RSS MB "
-           "| compile − check s | budget |", "|---|--:|--:|--:|--:|--:|--:|---|"]
-    for r in rows:
-        budget = []
-        for key, v in r["budgets"].items():
-            what = "compile − check" if key == "extra_s" else "compile RSS"
-            unit = " s" if key == "extra_s" else " MB"
-            verdict = ("PASS" if v["ok"] else "OVER") if v["ran"] else "FAIL (did not run)"
-            budget.append(f"{what} < {v['limit']:g}{unit}: {verdict}")
-        rc = r["compile_rc"]
-        out.append(f"| {r['label']} | {r['written']} of {r['devices']} | {_s(r['check_s'])}"
-                   f"{'' if r['check_rc'] == 0 else ' (rc ' + str(r['check_rc']) + ')'} | {r['check_mb']:.0f} "
-                   f"| {_s(r['compile_s'])}{'' if rc == 0 else ' (rc ' + str(rc) + ')'} | {r['compile_mb']:.0f} "
-                   f"| {_s(r['extra_s'])} | {'; '.join(budget) or '—'} |")
+           f"Calibration: a 10-million-step Python loop takes {meta['calibration_s']} s here.", ""]
+    out += bench.compile_table(rows, "devices written")
 
     out += ["", "| scenario | config | lines | ACEs | IPv4 / IPv6 ACEs | ACLs | object-groups | zone-pairs | MB "
             "| ACL part: lines | ACL part: MB | generated in s |", "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]

@@ -504,8 +504,7 @@ def _fmt_load(load: dict | None) -> str:
     return f"{_fmt_s(load['load_s'])} s"
 
 
-def _n(v) -> str:
-    return "—" if v is None else f"{v:,}"
+_n = bench.count
 
 
 def _mb(v) -> str:
@@ -530,21 +529,8 @@ def _us(cost: dict | None, base: dict | None = None) -> str:
 def markdown(rows: list[dict], meta: dict) -> str:
     out = [f"Septum compile benchmarks — Python {meta['python']} on {meta['platform']}, {meta['cpus']} CPUs, "
            f"nft {meta['nft']}; median of {meta['repeat']} run(s), fresh process each.",
-           f"Calibration: a 10-million-step Python loop takes {meta['calibration_s']} s here.", "",
-           "| scenario | devices | `septum check` s | check RSS MB | `septum compile` s | compile RSS MB "
-           "| compile − check s | budget |", "|---|--:|--:|--:|--:|--:|--:|---|"]
-    for r in rows:
-        budget = []
-        for key, v in r["budgets"].items():
-            what = "compile − check" if key == "extra_s" else "compile RSS"
-            unit = " s" if key == "extra_s" else " MB"
-            verdict = ("PASS" if v["ok"] else "OVER") if v["ran"] else "FAIL (did not run)"
-            budget.append(f"{what} < {v['limit']:g}{unit}: {verdict}")
-        rc = r["compile_rc"]
-        out.append(f"| {r['label']} | {r['written']} of {r['devices']} | {_fmt_s(r['check_s'])}"
-                   f"{'' if r['check_rc'] == 0 else ' (rc ' + str(r['check_rc']) + ')'} | {r['check_mb']:.0f} "
-                   f"| {_fmt_s(r['compile_s'])}{'' if rc == 0 else ' (rc ' + str(rc) + ')'} | {r['compile_mb']:.0f} "
-                   f"| {_fmt_s(r['extra_s'])} | {'; '.join(budget) or '—'} |")
+           f"Calibration: a 10-million-step Python loop takes {meta['calibration_s']} s here.", ""]
+    out += bench.compile_table(rows)
     out += ["", "| scenario | ruleset | chains | rules | sets | elements | MB | `nft -f` load | nft RSS MB "
             "| flat rules | flat MB | flat `nft -f` load | flat nft RSS MB |",
             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
