@@ -166,7 +166,9 @@ def apply_command(device: str, config: Path | None, path: Path, no_verify: bool,
     backend = backend_for(intent.kind)
     options = Options(bridge=bridge)
     if backend is None or not hasattr(backend, "apply"):
-        click.echo(f"septum apply: the {intent.kind} backend cannot apply a config on this machine", err=True)
+        hint = getattr(backend, "apply_elsewhere", "")
+        click.echo(f"septum apply: the {intent.kind} backend cannot apply a config on this machine"
+                   + (f": {hint}" if hint else ""), err=True)
         sys.exit(1)
     if config is not None:
         data = config.read_bytes()

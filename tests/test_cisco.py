@@ -242,3 +242,10 @@ def test_synthetic_routers_are_proven(tmp_path):
     assert len(result.devices) >= 2 and {o.kind for o in result.devices} == {"cisco-ios"}
     assert all(o.proof is not None and o.proof.equal for o in result.devices)
     assert sum(o.summary["aces"] for o in result.devices) > 100
+
+
+def test_apply_says_where_a_router_config_goes():
+    result = run_septum("apply", "dist-rtr", "--path", "zones")
+    assert result.returncode == 1
+    assert result.stderr.startswith("septum apply: the cisco-ios backend cannot apply a config on this machine: "
+                                    "load the file `septum compile` wrote on the router")

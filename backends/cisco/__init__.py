@@ -16,6 +16,9 @@ from septum.compiler.devices.intent import DeviceIntent
 class CiscoIosBackend:
     kind = "cisco-ios"
     suffix = ".ios"
+    apply_elsewhere = ("load the file `septum compile` wrote on the router, in the order docs/backends.md "
+                       "(Cisco IOS, rollout) gives; septum.backends.cisco.rollout writes the sequence from the "
+                       "running config")
 
     def render(self, device: DeviceIntent, options: Options) -> Output:
         from .render import render
