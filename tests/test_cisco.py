@@ -89,7 +89,7 @@ ip access-list extended SEPTUM-{v}-C4-2
  service-policy type inspect SEPTUM-{v}-P2
 """ in text
     # every other pair of zones, the intra-zone ones included, drops
-    assert f"zone-pair security b--a source b destination a" not in text
+    assert "zone-pair security b--a source b destination a" not in text
     assert f"zone-pair security a--a source a destination a\n service-policy type inspect SEPTUM-{v}-DROP\n" in text
     # IOS syntax, not IOS-XR's (a pitfall of other generators)
     assert "net-group" not in text and "port-group" not in text

@@ -37,8 +37,9 @@ from functools import lru_cache
 from septum.compiler.devices.backend import Artifact, Options, Output
 from septum.compiler.devices.intent import DeviceIntent, Rule
 from septum.compiler.diagnostics import Diagnostic
+from septum.compiler.packets.addresses import prefix_blocks
 
-from .text import DESCRIPTION_CHARS, REMARK_CHARS, blocks, escape, icmp_parts, interface_problem, mask, ports, v4, v6
+from .text import DESCRIPTION_CHARS, REMARK_CHARS, escape, icmp_parts, interface_problem, mask, ports, v4, v6
 
 VERSION = "@VERSION@"  # stands for the content hash while the text is made
 PREFIX = f"SEPTUM-{VERSION}"
@@ -143,7 +144,7 @@ class _Writer:
         if found is None:
             lines = []
             for first, last in intervals:
-                for network, length in blocks(first, last, 32):
+                for network, length in prefix_blocks(first, last, 32):
                     lines.append(f"host {v4(network)}" if length == 32 else f"{v4(network)} {mask(length)}")
             found = self.networks[intervals] = _Group(f"{PREFIX}-N{len(self.networks) + 1}", description, lines)
         return found.name
@@ -198,8 +199,8 @@ class _Writer:
                      if s.protocol in ("tcp", "udp")]
             tests += [f"icmp {{}} {{}} {part}" for s in rule.services if s.protocol == "icmpv6"
                       for part in icmp_parts(s.low, s.high)]
-            sources = [_v6_prefix(*b) for first, last in rule.source.v6 for b in blocks(first, last, 128)]
-            destinations = [_v6_prefix(*b) for first, last in rule.destination.v6 for b in blocks(first, last, 128)]
+            sources = [_v6_prefix(*b) for first, last in rule.source.v6 for b in prefix_blocks(first, last, 128)]
+            destinations = [_v6_prefix(*b) for first, last in rule.destination.v6 for b in prefix_blocks(first, last, 128)]
             if not (tests and sources and destinations):
                 continue
             acl.lines.append(self.remark(rule))

@@ -13,6 +13,8 @@ import ipaddress
 import re
 from functools import lru_cache
 
+from septum.compiler.devices.intent import icmp_pieces
+
 REMARK_CHARS = 100  # an access-list remark
 DESCRIPTION_CHARS = 200  # an object-group or zone description
 _INTERFACE = re.compile(r"[A-Za-z][A-Za-z-]*[0-9][0-9/.:]*")
@@ -44,18 +46,6 @@ def v6(value: int) -> str:
     return str(ipaddress.IPv6Address(value)).upper()
 
 
-def blocks(first: int, last: int, width: int) -> list[tuple[int, int]]:
-    """The fewest prefixes covering [first, last] exactly, as (network, prefix length)."""
-    out = []
-    while first <= last:
-        size = (first & -first).bit_length() - 1 if first else width
-        while first + (1 << size) - 1 > last:
-            size -= 1
-        out.append((first, width - size))
-        first += 1 << size
-    return out
-
-
 def ports(low: int, high: int) -> str:
     """A destination-port test: empty for every port."""
     if (low, high) == (0, 65535):
@@ -68,14 +58,4 @@ def ports(low: int, high: int) -> str:
 def icmp_parts(low: int, high: int) -> list[str]:
     """The values type * 256 + code from low to high as IOS ICMP tests: `TYPE` (every code) or
     `TYPE CODE`."""
-    out = []
-    value = low
-    while value <= high:
-        kind, code = divmod(value, 256)
-        if code == 0 and value + 255 <= high:
-            out.append(str(kind))
-            value += 256
-        else:
-            out.append(f"{kind} {code}")
-            value += 1
-    return out
+    return [str(kind) if code is None else f"{kind} {code}" for kind, code in icmp_pieces(low, high)]

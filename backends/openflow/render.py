@@ -28,14 +28,14 @@ sends a packet back out of its ingress port), an `interface` binding (a switch h
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from functools import lru_cache
 
 from septum.compiler.devices.backend import Artifact, Options, Output
-from septum.compiler.devices.intent import DeviceIntent, Rule
+from septum.compiler.devices.intent import DeviceIntent
 from septum.compiler.diagnostics import Diagnostic
+from septum.compiler.packets.addresses import WIDTH, prefix_blocks
 
-from .text import address_blocks, icmp_matches, port_matches
+from .text import address_blocks, block_text, icmp_matches, port_matches
 
 _IP = {4: "ip", 6: "ipv6"}
 _SOURCE = {4: "nw_src", 6: "ipv6_src"}
@@ -168,10 +168,10 @@ def _outputs(device: DeviceIntent, outputs: dict[str, str]) -> list[str]:
         if addresses is None:
             continue
         for family in (4, 6):
-            for block in address_blocks(family, addresses.family(family)):
-                length = int(block.rsplit("/", 1)[1]) if "/" in block else (32 if family == 4 else 128)
-                flows.append((100 + length, f"table=3,priority={100 + length},{_IP[family]},"
-                                            f"{_DESTINATION[family]}={block} actions=output:{port}"))
+            for first, last in addresses.family(family):
+                for network, length in prefix_blocks(first, last, WIDTH[family]):
+                    flows.append((100 + length, f"table=3,priority={100 + length},{_IP[family]},{_DESTINATION[family]}="
+                                                f"{block_text(family, network, length)} actions=output:{port}"))
     flows.sort(key=lambda f: -f[0])
     return [text for _, text in flows]
 

@@ -36,6 +36,22 @@ class L4(NamedTuple):
     high: int
 
 
+def icmp_pieces(low: int, high: int) -> list[tuple[int, int | None]]:
+    """An ICMP run (values type * 256 + code) as (type, code) pieces, code None for every code of
+    the type: what targets that match ICMP by type and code write one match each for."""
+    out: list[tuple[int, int | None]] = []
+    value = low
+    while value <= high:
+        kind, code = divmod(value, 256)
+        if code == 0 and value + 255 <= high:
+            out.append((kind, None))
+            value += 256
+        else:
+            out.append((kind, code))
+            value += 1
+    return out
+
+
 class Interface(NamedTuple):
     """An interface or switch port of a device, as the zone files bind it."""
 

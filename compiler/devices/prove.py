@@ -46,7 +46,6 @@ class DevicePacket(NamedTuple):
 
     def describe(self) -> str:
         p = self.packet
-        from ..packets.addresses import WIDTH  # noqa: F401 - for the reader: addresses are full width
         import ipaddress
 
         make = ipaddress.IPv4Address if p.family == 4 else ipaddress.IPv6Address

@@ -78,6 +78,19 @@ def cidr_block(cidr: str) -> Block:
     return family, value, value + size - 1
 
 
+def prefix_blocks(first: int, last: int, width: int) -> list[tuple[int, int]]:
+    """The fewest aligned blocks covering the values [first, last] of a `width`-bit field exactly,
+    as (start, prefix length), in order: addresses as CIDR blocks, ports as value/mask matches."""
+    out = []
+    while first <= last:
+        size = (first & -first).bit_length() - 1 if first else width
+        while first + (1 << size) - 1 > last:
+            size -= 1
+        out.append((first, width - size))
+        first += 1 << size
+    return out
+
+
 def block_cidrs(family: int, first: int, last: int) -> list[str]:
     """The fewest CIDRs that exactly cover [first, last], in address order."""
     make = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
