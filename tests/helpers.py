@@ -79,3 +79,15 @@ def device_files(path: Path, kind: str) -> dict[str, str]:
     _, device = compiled_device(path, kind)
     assert device.status == "compiled", [(d.code, d.message) for d in device.diagnostics]
     return {a.name: a.data.decode("utf-8") for a in device.artifacts}
+
+
+def require_lab(missing: list[str], what: str) -> None:
+    """Skip live tests whose lab lacks something (`missing`, as the lab says it); under CI
+    (CI=true) fail instead and say what is missing."""
+    import pytest
+
+    if missing:
+        message = f"the live {what} tests need " + ", ".join(missing)
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message} (CI=true: not skipped)")
+        pytest.skip(message)

@@ -15,9 +15,9 @@ because no entry of it permits another protocol (checked).
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import pytest
+from helpers import require_lab
 from netlab import Budget, Routes, live_check, missing_requirements, remove_leftovers, zone_networks
 from renumber import compiled, renumber_tree
 
@@ -36,12 +36,7 @@ ROUTER_BUDGET = Budget(inside=300, intervals=16, services=6, carved=40, spoofed=
 
 @pytest.fixture(scope="module", autouse=True)
 def lab_requirements():
-    missing = missing_requirements()
-    if missing:
-        message = "the live differential tests need " + ", ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} (CI=true: not skipped)")
-        pytest.skip(message)
+    require_lab(missing_requirements(), "differential")
     remove_leftovers()
 
 

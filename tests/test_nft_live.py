@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import require_lab
 from netlab import Budget, LiveReport, in_namespace, live_check, missing_requirements, namespace_name, \
     remove_leftovers, run, zone_networks
 from renumber import compiled, renumber_tree
@@ -36,12 +37,7 @@ SYNTHETIC_DISABLED = frozenset({"empty-flow"})  # the generator makes some empty
 @pytest.fixture(scope="module", autouse=True)
 def lab_requirements():
     """Skip without root, `ip` or `nft`; with CI=true, fail instead and say what is missing."""
-    missing = missing_requirements()
-    if missing:
-        message = "the live nftables tests need " + ", ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} (CI=true: not skipped)")
-        pytest.skip(message)
+    require_lab(missing_requirements(), "nftables")
     remove_leftovers()
 
 

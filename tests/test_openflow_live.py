@@ -9,9 +9,9 @@ lab's namespaces, IPv4 only. Without root or Open vSwitch the tests skip, or fai
 
 from __future__ import annotations
 
-import os
 
 import pytest
+from helpers import require_lab
 from netlab import Budget, live_check, remove_leftovers as remove_netlab_leftovers, zone_networks
 from ovslab import live_check_ovs, missing_ovs_requirements, remove_leftovers
 from renumber import compiled, renumber_tree
@@ -29,12 +29,7 @@ SWITCH_BUDGET = Budget(inside=120, intervals=8, services=4, carved=20, spoofed=2
 
 @pytest.fixture(scope="module", autouse=True)
 def lab_requirements():
-    missing = missing_ovs_requirements()
-    if missing:
-        message = "the live OpenFlow tests need " + ", ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} (CI=true: not skipped)")
-        pytest.skip(message)
+    require_lab(missing_ovs_requirements(), "OpenFlow")
     remove_leftovers()
     remove_netlab_leftovers()
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import require_lab
 from netlab import Budget, Probe, Wire, internet_checksum, ip_bytes
 from ovslab import NAMESPACE_PREFIX, OvsLab, OvsSwitch, live_check_ovs, missing_ovs_requirements, remove_leftovers
 
@@ -24,12 +25,7 @@ from septum.compiler.devices.pipeline import load_and_compile
 
 @pytest.fixture(scope="module", autouse=True)
 def lab_requirements():
-    missing = missing_ovs_requirements()
-    if missing:
-        message = "the live Open vSwitch tests need " + ", ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} (CI=true: not skipped)")
-        pytest.skip(message)
+    require_lab(missing_ovs_requirements(), "Open vSwitch")
     remove_leftovers()
 
 
