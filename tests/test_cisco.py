@@ -249,3 +249,15 @@ def test_apply_says_where_a_router_config_goes():
     assert result.returncode == 1
     assert result.stderr.startswith("septum apply: the cisco-ios backend cannot apply a config on this machine: "
                                     "load the file `septum compile` wrote on the router")
+
+
+def test_without_the_cisco_parser_the_proof_is_unavailable(tree, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ciscoconfparse2", None)  # as if not installed
+    result, device = _compiled(tree({"p.septum": BASE + ROUTER}), prove=True)
+    [diagnostic] = device.diagnostics
+    assert (diagnostic.code, diagnostic.message) == (
+        "E604", "device 'r' cannot be proven here: the Cisco configuration parser is not installed "
+                "(pip install 'septum[cisco]')")
+    assert result.status == 1 and device.status == "failed"

@@ -124,3 +124,15 @@ switch s openflow {{
     assert all(line.startswith(("#", "table=", "cookie=")) for line in flows.splitlines() if line)
     cookies = json.loads(files["s.cookies.json"])["cookies"]
     assert cookies["0x1"]["location"] == f"{DIRECTORY}/{FILE}:1"
+
+
+def test_without_open_vswitch_the_proof_is_unavailable(tree, monkeypatch):
+    from septum.backends.openflow import tool
+
+    real = tool.shutil.which
+    monkeypatch.setattr(tool.shutil, "which", lambda name: None if name.startswith("ovs") else real(name))
+    result, device = _compiled(tree({"p.septum": BASE + SWITCH}), prove=True)
+    [diagnostic] = device.diagnostics
+    assert diagnostic.code == "E604" and diagnostic.message.startswith("device 's' cannot be proven here: ovsdb-tool")
+    assert diagnostic.message.endswith("not installed (Debian: apt-get install openvswitch-switch)")
+    assert result.status == 1
