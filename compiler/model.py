@@ -109,12 +109,23 @@ class SelAddress(Frozen):
     span: Span
 
 
-SelectorItem = Annotated[Union[SelName, SelTag, SelHolding, SelAddress], Field(discriminator="kind")]
+class SelAll(Frozen):
+    """`all`: every zone, the built-in `internet` included."""
+
+    kind: Literal["all"] = "all"
+    span: Span
+
+
+SelectorItem = Annotated[Union[SelName, SelTag, SelHolding, SelAddress, SelAll], Field(discriminator="kind")]
 
 
 class Selector(Frozen):
+    """`A, B except C, D`: the members of the items less the members of `excluded` (whole zones,
+    hosts and addresses; removing part of a member is an error, E211)."""
+
     items: tuple[SelectorItem, ...]
     span: Span
+    excluded: tuple[SelectorItem, ...] = ()
 
 
 # ---- definitions -----------------------------------------------------------
@@ -157,6 +168,7 @@ class Service(Frozen):
     description: str | None = None
     matches: tuple[Match, ...] = ()
     carries: tuple[Ref, ...] = ()
+    carries_none: bool = False  # `carries none`: declared to carry no data type (silences W524)
     encrypted: bool = False
     legacy: bool = False  # a legacy-risk protocol (SMB, RDP, Telnet, FTP, VNC): flagged when it crosses zones
     span: Span
@@ -173,6 +185,7 @@ class Zone(Frozen):
     trust: Trust = Trust.internal
     broker: bool = False
     holds: tuple[Ref, ...] = ()
+    handles: tuple[Ref, ...] = ()  # data types the zone receives and passes on without storing them
     tags: tuple[Ref, ...] = ()
     builtin: bool = False
     span: Span
@@ -224,6 +237,7 @@ class NoPath(Frozen):
     destination: Selector
     within: int | None = None
     through: Selector | None = None  # `except through X`: paths via these zones are mediated, not counted
+    replies: bool = False  # `including replies`: a server also attacks its clients through their connections
 
 
 class OnlyEncrypted(Frozen):
@@ -238,7 +252,43 @@ class OnlyMayConnect(Frozen):
     services: tuple[Ref, ...] = ()
 
 
-AssertionBody = Annotated[Union[NoPath, OnlyEncrypted, OnlyMayConnect], Field(discriminator="kind")]
+class MayConnectOnlyTo(Frozen):
+    """`from X may connect only to Y [on S]`: an egress limit (on S's packets, if given)."""
+
+    kind: Literal["may-connect-only-to"] = "may-connect-only-to"
+    source: Selector
+    allowed: Selector
+    services: tuple[Ref, ...] = ()
+
+
+class ReachesOnlyOn(Frozen):
+    """`X reaches Y only on S`: every connection from X to Y is on S's packets."""
+
+    kind: Literal["reaches-only-on"] = "reaches-only-on"
+    source: Selector
+    destination: Selector
+    services: tuple[Ref, ...]
+
+
+class FlowsLogged(Frozen):
+    """`flows into Y are logged`: every flow that enters Y from another zone has `log`."""
+
+    kind: Literal["flows-logged"] = "flows-logged"
+    destination: Selector
+
+
+class NoHostsTagged(Frozen):
+    """`no hosts tagged T in X`: no host with one of the tags is in (a zone of) X."""
+
+    kind: Literal["no-hosts-tagged"] = "no-hosts-tagged"
+    tags: tuple[Ref, ...]
+    zones: Selector
+
+
+AssertionBody = Annotated[
+    Union[NoPath, OnlyEncrypted, OnlyMayConnect, MayConnectOnlyTo, ReachesOnlyOn, FlowsLogged, NoHostsTagged],
+    Field(discriminator="kind"),
+]
 
 
 class Assertion(Frozen):
